@@ -1,0 +1,539 @@
+package concur
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// TokenPath is the path of Concur's OAuth2 token endpoint.
+const TokenPath = "/oauth2/v0/token"
+
+// DefaultRefreshSkew is how long before its expiry an access token is
+// replaced.
+const DefaultRefreshSkew = 60 * time.Second
+
+// defaultRefreshLifetime is the refresh token lifetime assumed when the
+// token answer carries no refresh_expires_in: the "6 month" default of the
+// OAuth2 Getting Started page, counted as 180 days.
+const defaultRefreshLifetime = 180 * 24 * time.Hour
+
+// Grant types sent to the token endpoint.
+const (
+	GrantPassword     = "password"
+	GrantRefreshToken = "refresh_token"
+)
+
+// ErrNoCredentials is returned when a TokenSource has neither a stored or
+// configured refresh token nor a request token.
+var ErrNoCredentials = errors.New("concur: no refresh token stored or configured and no request token")
+
+// AuthError is an error answer of the token endpoint. Code is Concur's
+// numeric code from the Response Codes table of the Authentication page
+// (for example 5 incorrect credentials, 108 bad or expired refresh token),
+// ErrorCode the OAuth2 error (invalid_grant, invalid_client, …). It never
+// carries the credentials that were sent.
+type AuthError struct {
+	StatusCode    int
+	Code          int
+	ErrorCode     string
+	Description   string
+	Grant         string
+	CorrelationID string
+}
+
+// Error formats the failure without any credential.
+func (e *AuthError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "concur oauth2: %s grant: %d %s", e.Grant, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.ErrorCode != "" {
+		b.WriteString(": " + e.ErrorCode)
+	}
+	if e.Code != 0 {
+		fmt.Fprintf(&b, " (code %d)", e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": " + e.Description)
+	}
+	if e.CorrelationID != "" {
+		b.WriteString(" [correlation id " + e.CorrelationID + "]")
+	}
+	return b.String()
+}
+
+// InvalidGrant reports whether the credentials themselves were refused (an
+// invalid_grant answer): the request token or refresh token is wrong,
+// expired or revoked, and repeating the call will not help.
+func (e *AuthError) InvalidGrant() bool { return e.ErrorCode == "invalid_grant" }
+
+// RefreshInfo describes one call to the token endpoint, for metrics.
+type RefreshInfo struct {
+	CompanyID string
+	// Grant is GrantPassword or GrantRefreshToken.
+	Grant string
+	// Err is the failure, nil on success.
+	Err error
+	// AccessExpiry and RefreshExpiry are set on success.
+	AccessExpiry  time.Time
+	RefreshExpiry time.Time
+	// Rotated reports that a new refresh token was issued (and saved).
+	Rotated bool
+}
+
+// TokenSourceConfig configures a TokenSource for one company.
+type TokenSourceConfig struct {
+	// CompanyID is the company UUID (the password grant's username), required.
+	CompanyID string
+	// ClientID and ClientSecret are the application's credentials, required.
+	ClientID     string
+	ClientSecret string
+	// RequestToken is the company request token from App Center (valid 24 h,
+	// reusable within them). Used when no refresh token is stored or
+	// configured, or when the refresh token is refused with invalid_grant.
+	RequestToken string
+	// RefreshToken bootstraps the source when the store has none.
+	RefreshToken string
+	// AuthURL is the base URL of the token endpoint, for example
+	// https://us.api.concursolutions.com, required. Refresh grants go to the
+	// token's geolocation once known, as the OAuth2 Getting Started page
+	// shows.
+	AuthURL string
+	// Store persists refresh tokens, required (NewDirStore, or
+	// NewMemoryStore for tests).
+	Store TokenStore
+	// HTTPClient calls the token endpoint; nil means a client with a 30 s
+	// timeout.
+	HTTPClient *http.Client
+	// RefreshSkew: access tokens are replaced this long before they
+	// expire; 0 means DefaultRefreshSkew.
+	RefreshSkew time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnRefresh, when set, is called after every call to the token
+	// endpoint, from the goroutine that made it, without locks held.
+	OnRefresh func(RefreshInfo)
+}
+
+// String describes the configuration without its secrets.
+func (c TokenSourceConfig) String() string {
+	return fmt.Sprintf("TokenSourceConfig{company %s, client %s, auth url %s, client secret %s, request token %s, refresh token %s}",
+		c.CompanyID, c.ClientID, c.AuthURL, redacted(c.ClientSecret), redacted(c.RequestToken), redacted(c.RefreshToken))
+}
+
+// GoString is String, so that %#v redacts too.
+func (c TokenSourceConfig) GoString() string { return c.String() }
+
+// TokenSource is the oauth2.TokenSource of one company. It bootstraps from
+// the stored refresh token, else the configured refresh token, else the
+// request token (password grant with credtype=authtoken, see the Company
+// Level Authentication page); replaces the access token RefreshSkew before
+// it expires; lets one goroutine at a time call the token endpoint while
+// the others wait for its result; and saves every new refresh token to the
+// store before the access token that came with it is handed out. It is
+// safe for concurrent use and starts no goroutines.
+type TokenSource struct {
+	cfg  TokenSourceConfig
+	http *http.Client
+
+	// sem is held by the goroutine talking to the token endpoint.
+	sem chan struct{}
+
+	mu      sync.Mutex
+	access  *oauth2.Token
+	stored  StoredToken
+	loaded  bool // the store has been consulted
+	unsaved bool // stored holds a refresh token the store does not have yet
+
+	refreshes atomic.Uint64
+}
+
+// NewTokenSource returns a TokenSource for cfg.CompanyID. It makes no call:
+// the first token is fetched on first use.
+func NewTokenSource(cfg TokenSourceConfig) (*TokenSource, error) {
+	switch {
+	case cfg.CompanyID == "":
+		return nil, errors.New("concur: new token source: company id is required")
+	case cfg.ClientID == "" || cfg.ClientSecret == "":
+		return nil, fmt.Errorf("concur: new token source for company %s: client id and client secret are required", cfg.CompanyID)
+	case cfg.Store == nil:
+		return nil, fmt.Errorf("concur: new token source for company %s: a token store is required", cfg.CompanyID)
+	}
+	if _, err := parseBaseURL(cfg.AuthURL); err != nil {
+		return nil, fmt.Errorf("concur: new token source for company %s: auth url: %w", cfg.CompanyID, err)
+	}
+	if cfg.RefreshSkew <= 0 {
+		cfg.RefreshSkew = DefaultRefreshSkew
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &TokenSource{cfg: cfg, http: hc, sem: make(chan struct{}, 1)}, nil
+}
+
+// String describes the source without secrets.
+func (ts *TokenSource) String() string {
+	return "concur.TokenSource{company " + ts.cfg.CompanyID + "}"
+}
+
+// CompanyID returns the company of the source.
+func (ts *TokenSource) CompanyID() string { return ts.cfg.CompanyID }
+
+// Token implements oauth2.TokenSource with a background context; prefer
+// TokenContext.
+func (ts *TokenSource) Token() (*oauth2.Token, error) {
+	return ts.TokenContext(context.Background())
+}
+
+// TokenContext returns a valid access token, fetching one when the current
+// one expires within RefreshSkew. The returned token carries no refresh
+// token; its Extra("geolocation") is the company's base URL.
+func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	if tok := ts.current(); tok != nil {
+		return tok, nil
+	}
+	if err := ts.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer ts.release()
+	if tok := ts.current(); tok != nil {
+		return tok, nil // another goroutine refreshed while we waited
+	}
+	return ts.fetch(ctx)
+}
+
+// RefreshAfterUnauthorized replaces an access token the API refused with
+// 401. When another goroutine has already replaced rejected, the newer
+// token is returned without another call.
+func (ts *TokenSource) RefreshAfterUnauthorized(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	if err := ts.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer ts.release()
+	ts.mu.Lock()
+	if ts.access != nil && rejected != nil && ts.access.AccessToken == rejected.AccessToken {
+		ts.access = nil
+	}
+	ts.mu.Unlock()
+	if tok := ts.current(); tok != nil {
+		return tok, nil
+	}
+	return ts.fetch(ctx)
+}
+
+// Geolocation returns the company's base URL from the last token answer or
+// the store, or "" before the first token.
+func (ts *TokenSource) Geolocation() string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.stored.Geolocation
+}
+
+// RefreshExpiry returns when the current refresh token expires (from the
+// answer's refresh_expires_in, else estimated at 6 months from issue), or
+// the zero time before the first token.
+func (ts *TokenSource) RefreshExpiry() time.Time {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.stored.RefreshExpiry
+}
+
+// Refreshes returns how many tokens the source obtained from the token
+// endpoint.
+func (ts *TokenSource) Refreshes() uint64 { return ts.refreshes.Load() }
+
+func (ts *TokenSource) acquire(ctx context.Context) error {
+	select {
+	case ts.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for token of company %s: %w", ts.cfg.CompanyID, ctx.Err())
+	}
+}
+
+func (ts *TokenSource) release() { <-ts.sem }
+
+// current returns a copy of the access token if it is valid beyond the
+// skew and its refresh token is saved.
+func (ts *TokenSource) current() *oauth2.Token {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.access == nil || ts.unsaved || !ts.cfg.Now().Add(ts.cfg.RefreshSkew).Before(ts.access.Expiry) {
+		return nil
+	}
+	tok := *ts.access
+	return &tok
+}
+
+// fetch gets a new access token. It must be called with sem held.
+func (ts *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
+	if err := ts.saveIfNeeded(ctx); err != nil {
+		return nil, err
+	}
+	if tok := ts.current(); tok != nil {
+		return tok, nil // the token of a previous call whose save failed
+	}
+	if err := ts.load(ctx); err != nil {
+		return nil, err
+	}
+	ts.mu.Lock()
+	refresh, geo := ts.stored.RefreshToken, ts.stored.Geolocation
+	ts.mu.Unlock()
+
+	var err error
+	if refresh != "" {
+		authURL := ts.cfg.AuthURL
+		if geo != "" {
+			authURL = geo
+		}
+		err = ts.grant(ctx, authURL, url.Values{
+			"grant_type":    {GrantRefreshToken},
+			"refresh_token": {refresh},
+		})
+		var authErr *AuthError
+		if err == nil || ts.cfg.RequestToken == "" || !errors.As(err, &authErr) || !authErr.InvalidGrant() {
+			return ts.finish(ctx, err)
+		}
+		// The refresh token was refused: fall back to the request token.
+	}
+	if ts.cfg.RequestToken == "" {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("getting token for company %s: %w", ts.cfg.CompanyID, ErrNoCredentials)
+	}
+	return ts.finish(ctx, ts.grant(ctx, ts.cfg.AuthURL, url.Values{
+		"grant_type": {GrantPassword},
+		"username":   {ts.cfg.CompanyID},
+		"password":   {ts.cfg.RequestToken},
+		"credtype":   {"authtoken"},
+	}))
+}
+
+// finish saves the refresh token of a successful grant and returns the
+// access token.
+func (ts *TokenSource) finish(ctx context.Context, err error) (*oauth2.Token, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.saveIfNeeded(ctx); err != nil {
+		return nil, err
+	}
+	tok := ts.current()
+	if tok == nil {
+		return nil, fmt.Errorf("getting token for company %s: the token endpoint answered a token that expires within %s", ts.cfg.CompanyID, ts.cfg.RefreshSkew)
+	}
+	return tok, nil
+}
+
+// load consults the store once, then bootstraps from the configured refresh
+// token if the store has none.
+func (ts *TokenSource) load(ctx context.Context) error {
+	ts.mu.Lock()
+	loaded := ts.loaded
+	ts.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	st, err := ts.cfg.Store.Load(ctx, ts.cfg.CompanyID)
+	if err != nil && !errors.Is(err, ErrTokenNotFound) {
+		return fmt.Errorf("getting token for company %s: %w", ts.cfg.CompanyID, err)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.loaded = true
+	if st != nil && st.RefreshToken != "" {
+		ts.stored = *st
+	} else if ts.stored.RefreshToken == "" {
+		ts.stored = StoredToken{CompanyID: ts.cfg.CompanyID, RefreshToken: ts.cfg.RefreshToken}
+	}
+	return nil
+}
+
+// saveIfNeeded saves a refresh token that is not in the store yet.
+func (ts *TokenSource) saveIfNeeded(ctx context.Context) error {
+	ts.mu.Lock()
+	pending, st := ts.unsaved, ts.stored
+	ts.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	if err := ts.cfg.Store.Save(ctx, st); err != nil {
+		return fmt.Errorf("saving new refresh token for company %s: %w", ts.cfg.CompanyID, err)
+	}
+	ts.mu.Lock()
+	if ts.stored.RefreshToken == st.RefreshToken {
+		ts.unsaved = false
+	}
+	ts.mu.Unlock()
+	return nil
+}
+
+// tokenAnswer is the success body of the token endpoint (see Access Tokens
+// on the Authentication page). expires_in is documented as a string;
+// numbers are accepted too.
+type tokenAnswer struct {
+	AccessToken      string  `json:"access_token"`
+	TokenType        string  `json:"token_type"`
+	ExpiresIn        flexInt `json:"expires_in"`
+	RefreshToken     string  `json:"refresh_token"`
+	RefreshExpiresIn flexInt `json:"refresh_expires_in"`
+	Scope            string  `json:"scope"`
+	Geolocation      string  `json:"geolocation"`
+	IDToken          string  `json:"id_token"`
+}
+
+// authErrorAnswer is the error body of the token endpoint; code is
+// documented both as a number and as a string.
+type authErrorAnswer struct {
+	Code        flexInt `json:"code"`
+	Error       string  `json:"error"`
+	Description string  `json:"error_description"`
+}
+
+// flexInt is an integer that may be written as a JSON number or string.
+type flexInt struct {
+	Value int64
+	Set   bool
+}
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(bytes.TrimSpace(b)), `"`)
+	if s == "" || s == "null" {
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	f.Value, f.Set = int64(v), true
+	return nil
+}
+
+// maxTokenAnswer bounds the token endpoint's answer (the documented ones
+// are a few KB).
+const maxTokenAnswer = 1 << 20
+
+// grant calls the token endpoint with form (plus client credentials) and
+// installs the answer. Errors never carry form values.
+func (ts *TokenSource) grant(ctx context.Context, authURL string, form url.Values) (err error) {
+	grantType := form.Get("grant_type")
+	info := RefreshInfo{CompanyID: ts.cfg.CompanyID, Grant: grantType}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("getting token for company %s: %w", ts.cfg.CompanyID, err)
+		}
+		info.Err = err
+		if ts.cfg.OnRefresh != nil {
+			ts.cfg.OnRefresh(info)
+		}
+	}()
+	base, err := parseBaseURL(authURL)
+	if err != nil {
+		return err
+	}
+	form.Set("client_id", ts.cfg.ClientID)
+	form.Set("client_secret", ts.cfg.ClientSecret)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base.String()+TokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("building token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := ts.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s grant: %w", grantType, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer))
+	if err != nil {
+		return fmt.Errorf("%s grant: reading answer: %w", grantType, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		authErr := &AuthError{StatusCode: resp.StatusCode, Grant: grantType, CorrelationID: resp.Header.Get("Concur-Correlationid")}
+		var ans authErrorAnswer
+		if json.Unmarshal(body, &ans) == nil {
+			authErr.Code, authErr.ErrorCode, authErr.Description = int(ans.Code.Value), ans.Error, ans.Description
+		}
+		return authErr
+	}
+	var ans tokenAnswer
+	if err := json.Unmarshal(body, &ans); err != nil {
+		// The decoder's message may quote the body, which holds tokens.
+		return fmt.Errorf("%s grant: the answer is not a token (status %d)", grantType, resp.StatusCode)
+	}
+	if ans.AccessToken == "" {
+		return fmt.Errorf("%s grant: the answer carries no access_token", grantType)
+	}
+	now := ts.cfg.Now()
+	ts.refreshes.Add(1)
+	info.Rotated, info.AccessExpiry, info.RefreshExpiry = ts.install(ans, now)
+	return nil
+}
+
+// install records a token answer: the access token in memory, a new
+// refresh token as unsaved.
+func (ts *TokenSource) install(ans tokenAnswer, now time.Time) (rotated bool, accessExpiry, refreshExpiry time.Time) {
+	expiresIn := time.Hour // the documented lifetime, when the answer omits it
+	if ans.ExpiresIn.Set {
+		expiresIn = time.Duration(ans.ExpiresIn.Value) * time.Second
+	}
+	tokenType := ans.TokenType
+	if tokenType == "" {
+		tokenType = "Bearer"
+	}
+	access := (&oauth2.Token{
+		AccessToken: ans.AccessToken,
+		TokenType:   tokenType,
+		Expiry:      now.Add(expiresIn),
+		ExpiresIn:   int64(expiresIn / time.Second),
+	}).WithExtra(map[string]any{"geolocation": ans.Geolocation, "scope": ans.Scope})
+
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.access = access
+	st := ts.stored
+	st.CompanyID = ts.cfg.CompanyID
+	if ans.Geolocation != "" {
+		st.Geolocation = strings.TrimRight(ans.Geolocation, "/")
+	}
+	if ans.RefreshToken != "" && ans.RefreshToken != st.RefreshToken {
+		rotated = true
+		st.RefreshToken = ans.RefreshToken
+		st.RefreshExpiry = now.Add(defaultRefreshLifetime)
+	}
+	if ans.RefreshExpiresIn.Set {
+		st.RefreshExpiry = refreshExpiryFrom(ans.RefreshExpiresIn.Value, now)
+	}
+	st.UpdatedAt = now
+	if rotated || st.Geolocation != ts.stored.Geolocation || !st.RefreshExpiry.Equal(ts.stored.RefreshExpiry) {
+		ts.unsaved = true
+	}
+	ts.stored = st
+	return rotated, access.Expiry, st.RefreshExpiry
+}
+
+// refreshExpiryFrom reads refresh_expires_in, documented as epoch seconds
+// ("This is Epoch time format, convert to UTC"). Values too small to be a
+// date after 2001 are taken as seconds from now, as expires_in is.
+func refreshExpiryFrom(v int64, now time.Time) time.Time {
+	if v >= 1_000_000_000 {
+		return time.Unix(v, 0).UTC()
+	}
+	return now.Add(time.Duration(v) * time.Second).UTC()
+}

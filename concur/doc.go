@@ -1,0 +1,71 @@
+// Package concur is a plain Go client of SAP Concur's Accounting Integration
+// v4 API and of Concur's company-level OAuth2, usable from any Go program
+// (it does not import Benthos).
+//
+// # Types
+//
+// Every schema of the Schema page has a type with the documented JSON names:
+// Account, Vendor and Address, ListName, the TaxData tree, ErpPackage,
+// RequestStatus, ProcessingError, ErrorMessage, ValidationError,
+// MappingsResponse and Links. Where the pages disagree with themselves the
+// types read both spellings:
+//
+//   - links are an array of {rel, href} on the Schema page but an object
+//     keyed by relation in every example; both are read, the keyed form is
+//     written (Links).
+//   - the Request Processing page answers _links, the data pages links;
+//     both are read, links is written (RequestStatus, Page).
+//   - configuration fields carry required on the Schema page and isRequired
+//     in the examples; both are read, isRequired is written.
+//   - tax data carries countryName on the Schema page and countryDesc in the
+//     examples; both fields exist.
+//   - companyEdition is an array on the Schema page and a string in the
+//     Mappings example (StringList reads both).
+//
+// # Client
+//
+// A Client is bound to one company. Writes send caller-built bodies as is
+// (Patch, AddTaxData, ReplaceTaxData), so that a caller that packs requests
+// up to the 4 MB limit controls every byte; PatchAccounts and friends
+// marshal typed records. GETs are iterators (iter.Seq2) that follow next
+// links; hrefs are resolved whether they start at /v4/ (as in the examples)
+// or at /accountingintegration/v4/, and absolute hrefs must stay on the base
+// URL's host. The base URL is the token's geolocation when known, else
+// ClientConfig.BaseURL. Redirects are not followed, so the bearer token
+// never leaves the API host.
+//
+// Non-2xx answers are *APIError values, which match ErrRateLimited (429,
+// and a 400 whose code or message speaks of a rate or request limit, the
+// general form of the HTTP Status Codes page), ErrAlreadyAccepted (412 on
+// an if-none-match key Concur has seen), ErrValidation, ErrUnauthorized,
+// ErrForbidden, ErrNotFound and ErrServer with errors.Is. IsRetryable says
+// whether resending may help. The Concur-Correlationid header of an answer
+// is kept in APIError.CorrelationID and RequestStatus.CorrelationID.
+//
+// # OAuth2
+//
+// TokenSource is an oauth2.TokenSource for one company. It bootstraps from
+// the refresh token in its TokenStore, else a configured refresh token,
+// else the company request token (password grant, username = company id,
+// password = request token, credtype=authtoken), falling back to the
+// request token when a refresh token is refused with invalid_grant. It
+// replaces access tokens 60 s before they expire, lets one goroutine at a
+// time call the token endpoint (the others wait for its token), and saves
+// every new refresh token before handing out the access token that came
+// with it; if the save fails the token call's result is kept in memory and
+// the save retried on the next call, so a rotated refresh token is never
+// lost. DirStore keeps one 0600 JSON file per company, replaced atomically
+// (temporary file, fsync, rename, directory fsync). Transport forces one
+// refresh and replays a request once after a 401.
+//
+// Access tokens live in memory only. Secrets (client secret, request,
+// refresh and access tokens) never appear in error strings, and the config
+// and stored-token types redact them when printed.
+//
+// Choices where the docs are silent: refresh_expires_in is read as epoch
+// seconds (as the Authentication page says) unless it is too small to be a
+// date, then as seconds from now; without it a new refresh token is
+// assumed to live 180 days. Tax data processing errors are labelled
+// TAX_DATA. A GET page without records ends the iteration even if it has a
+// next link.
+package concur
