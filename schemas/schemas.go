@@ -17,12 +17,16 @@
 //     ACCOUNTING needs name and companyName, EMPLOYEE needs lastName,
 //     firstName, email and employeeId, as the Schema page says. The currency
 //     is checked by pattern (three upper-case letters), not against the ISO
-//     4217 code list, and email is not format-checked (neither source says so).
+//     4217 code list. email, when not blank, must loosely look like an
+//     address (one @, a dotted domain, no whitespace); neither source gives a
+//     format, and the sandbox applies the same loose check.
 //   - TaxData validates the whole POST/PUT body, since PUT replaces all tax
 //     data at once. The Schema page calls the country label countryName and
 //     the Tax Data page examples call it countryDesc: both are optional
-//     strings. Dates are checked as draft-07 "date" (YYYY-MM-DD) and
-//     percentage must lie in [0, 100].
+//     strings. data is required unless deleteAll is true; stateEntries,
+//     reclaimEntries and reclaimDetails must not be empty. Dates are checked
+//     as draft-07 "date" (YYYY-MM-DD) and percentage must lie in [0, 100];
+//     validTo not before validFrom cannot be expressed and is not checked.
 //   - Events: EventEnvelope checks the ESS envelope; each Event* schema checks
 //     a whole event's topic, eventType and facts and is meant to be applied
 //     after the envelope. data.resetRequested's facts.data is accepted as the
