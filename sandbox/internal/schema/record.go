@@ -107,7 +107,7 @@ func CheckRecord(obj Object, raw []byte) Record {
 	switch obj {
 	case Account, Vendor, List:
 	default:
-		c.add("objectType", "invalid", "object type must be one of ACCOUNT, VENDOR, LIST, got "+quote([]byte(obj)))
+		c.add("objectType", "invalid", "objectType must be one of ACCOUNT, VENDOR, LIST, got "+quote([]byte(obj)))
 		return Record{Errors: c.errs}
 	}
 	var r record
