@@ -1,0 +1,165 @@
+package sandbox
+
+import (
+	"crypto/rsa"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/concurflow/concurflow/concur/ess"
+)
+
+// RefreshRotation says what the token endpoint does with refresh tokens on a
+// refresh_token grant.
+type RefreshRotation int
+
+const (
+	// RefreshKeep returns the same refresh token (the default).
+	RefreshKeep RefreshRotation = iota
+	// RefreshRotate issues a new refresh token; the old one stays valid.
+	RefreshRotate
+	// RefreshRotateInvalidate issues a new refresh token and invalidates the
+	// one that was presented.
+	RefreshRotateInvalidate
+)
+
+// RateLimitForm says how a request over the per-endpoint rate limit is
+// answered.
+type RateLimitForm int
+
+const (
+	// RateLimit429 answers 429 Too Many Requests with an ErrorMessage body
+	// (the form the swagger lists for PATCH).
+	RateLimit429 RateLimitForm = iota
+	// RateLimit400 answers 400 Bad Request with the gateway's rate-limit body
+	// ({"timestamp","httpStatus","error":{"id":"security.rate.limit.reached",
+	// "message"},"path"}), the form Concur's gateway uses elsewhere.
+	RateLimit400
+)
+
+// Option configures a sandbox.
+type Option func(*config)
+
+type config struct {
+	addr            string
+	processingDelay time.Duration
+	tokenLifetime   time.Duration
+	refreshLifetime time.Duration
+	requestTokenTTL time.Duration
+	rotation        RefreshRotation
+	rateLimit       bool
+	rateLimitForm   RateLimitForm
+	pageSize        int
+	maxBody         int64
+	maxRecord       int
+	now             func() time.Time
+	signingKey      *rsa.PrivateKey
+	signingScheme   ess.Scheme
+	retention       time.Duration
+	deliveryClient  *http.Client
+	backoff         func(attempt int) time.Duration
+	logLimit        int
+	registerEvery   time.Duration
+	patchEvery      time.Duration
+	vendorTTL       time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		addr:            "127.0.0.1:0",
+		tokenLifetime:   time.Hour,
+		refreshLifetime: 180 * 24 * time.Hour,
+		requestTokenTTL: 24 * time.Hour,
+		rateLimit:       true,
+		pageSize:        1 << 20,
+		maxBody:         4 << 20,
+		maxRecord:       200 << 10,
+		now:             time.Now,
+		retention:       72 * time.Hour,
+		logLimit:        10000,
+		registerEvery:   time.Minute,
+		patchEvery:      time.Second,
+		vendorTTL:       150 * 24 * time.Hour,
+	}
+}
+
+func (c config) validate() error {
+	switch {
+	case c.tokenLifetime <= 0:
+		return errors.New("access-token lifetime must be positive")
+	case c.pageSize < 1024:
+		return errors.New("page size must be at least 1024 bytes")
+	case c.processingDelay < 0:
+		return errors.New("processing delay must not be negative")
+	case c.now == nil:
+		return errors.New("clock must not be nil")
+	}
+	return nil
+}
+
+// WithAddr sets the listen address of Start (default 127.0.0.1:0). Only
+// loopback addresses make sense for a sandbox.
+func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// WithProcessingDelay delays the processing of every accepted write request
+// by d, so clients can observe the PROCESSING status (default 0).
+func WithProcessingDelay(d time.Duration) Option {
+	return func(c *config) { c.processingDelay = d }
+}
+
+// WithTokenLifetime sets the access-token lifetime (default 3600 s).
+func WithTokenLifetime(d time.Duration) Option {
+	return func(c *config) { c.tokenLifetime = d }
+}
+
+// WithRefreshRotation sets what a refresh_token grant does with the refresh
+// token (default RefreshKeep).
+func WithRefreshRotation(r RefreshRotation) Option {
+	return func(c *config) { c.rotation = r }
+}
+
+// WithRateLimit switches the documented per-endpoint limits (one PATCH per
+// second per endpoint per company and ERP, one registration per minute per
+// company) on or off (default on).
+func WithRateLimit(on bool) Option { return func(c *config) { c.rateLimit = on } }
+
+// WithRateLimitForm selects how rate-limited requests are answered (default
+// RateLimit429).
+func WithRateLimitForm(f RateLimitForm) Option {
+	return func(c *config) { c.rateLimitForm = f }
+}
+
+// WithPageSize sets the maximum size in bytes of the data of one GET page
+// (default 1 MB, as the docs state).
+func WithPageSize(n int) Option { return func(c *config) { c.pageSize = n } }
+
+// WithClock injects the clock used for token expiry, rate limits, request
+// timestamps, event timestamps and employee-vendor expiry (default
+// time.Now). It must be safe for concurrent use.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithSigningKey sets the RSA key ESS deliveries are signed with (default: a
+// fresh 2048-bit key per server).
+func WithSigningKey(k *rsa.PrivateKey) Option { return func(c *config) { c.signingKey = k } }
+
+// WithSigningScheme selects the ESS signature scheme (default
+// ess.PKCS1v15).
+func WithSigningScheme(sch ess.Scheme) Option {
+	return func(c *config) { c.signingScheme = sch }
+}
+
+// WithRetention sets how long ESS keeps retrying an undelivered event
+// (default 72 h).
+func WithRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
+
+// WithDeliveryClient sets the HTTP client ESS deliveries are made with, e.g.
+// one carrying a client certificate for mutual TLS.
+func WithDeliveryClient(cl *http.Client) Option {
+	return func(c *config) { c.deliveryClient = cl }
+}
+
+// WithDeliveryBackoff sets the wait before ESS retries failed delivery
+// attempt number attempt (default 1 s doubling up to 10 min).
+func WithDeliveryBackoff(backoff func(attempt int) time.Duration) Option {
+	return func(c *config) { c.backoff = backoff }
+}

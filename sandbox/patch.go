@@ -1,0 +1,151 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// writeRequest is the body of a PATCH (and of a tax-data POST or PUT).
+type writeRequest struct {
+	DeleteAll *bool           `json:"deleteAll"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// requestStatusBody is RequestStatus as the 202 answers show it ("links");
+// GET …/requests/{id} shows the same under "_links".
+type requestStatusBody struct {
+	Status    string        `json:"status"`
+	RequestID string        `json:"requestId"`
+	Links     *requestLinks `json:"links,omitempty"`
+	HALLinks  *requestLinks `json:"_links,omitempty"`
+}
+
+type href struct {
+	Href string `json:"href"`
+}
+
+type requestLinks struct {
+	Errors *href `json:"errors,omitempty"`
+	Self   *href `json:"self,omitempty"`
+}
+
+// requestHrefs are the links of a request, relative to the API base path
+// (/accountingintegration), exactly as the docs print them.
+func requestHrefs(companyID, erpID, requestID string) *requestLinks {
+	self := "/v4/companies/" + companyID + "/erps/" + erpID + "/requests/" + requestID
+	return &requestLinks{Errors: &href{self + "/errors"}, Self: &href{self}}
+}
+
+// handlePatch serves PATCH …/accounts, …/vendors and …/lists.
+func (s *Server) handlePatch(obj Object) erpHandler {
+	return func(w http.ResponseWriter, r *http.Request, companyID, erpID string) {
+		s.acceptWrite(w, r, companyID, erpID, obj, false)
+	}
+}
+
+// handleTaxData serves POST (add) and PUT (replace) …/taxData.
+func (s *Server) handleTaxData(replace bool) erpHandler {
+	return func(w http.ResponseWriter, r *http.Request, companyID, erpID string) {
+		s.acceptWrite(w, r, companyID, erpID, ObjectTaxData, replace)
+	}
+}
+
+// acceptWrite checks a write request and queues it for asynchronous
+// processing, answering 202 with its RequestStatus.
+func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, erpID string, obj Object, replace bool) {
+	inm := strings.Trim(strings.TrimSpace(r.Header.Get("If-None-Match")), `"`)
+	if inm != "" {
+		u, err := uuid.Parse(inm)
+		if err != nil {
+			s.writeError(w, r, http.StatusBadRequest, codeInvalidUUID, fmt.Sprintf("if-none-match %q is not a UUID", inm))
+			return
+		}
+		inm = u.String()
+	}
+	body := s.readJSONBody(w, r, s.cfg.maxBody)
+	if body == nil {
+		return
+	}
+	var wr writeRequest
+	if err := json.Unmarshal(body, &wr); err != nil {
+		s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "The request body is not a valid JSON object: "+err.Error())
+		return
+	}
+	deleteAll := wr.DeleteAll != nil && *wr.DeleteAll
+	var data []json.RawMessage
+	switch trimmed := bytes.TrimSpace(wr.Data); {
+	case len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")):
+		if !deleteAll && !replace {
+			s.writeError(w, r, http.StatusBadRequest, codeValidation, "data is required unless deleteAll is true",
+				ValidationError{Source: "data", ErrorMessage: "data is required unless deleteAll is true", ErrorCode: "data.required"})
+			return
+		}
+	case trimmed[0] != '[':
+		s.writeError(w, r, http.StatusBadRequest, codeValidation, "data must be an array",
+			ValidationError{Source: "data", ErrorMessage: "data must be an array", ErrorCode: "data.invalid"})
+		return
+	default:
+		if err := json.Unmarshal(trimmed, &data); err != nil {
+			s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "data is not a valid JSON array: "+err.Error())
+			return
+		}
+	}
+
+	s.mu.Lock()
+	e, ok := s.state.companies[companyID].erps[erpID]
+	if !ok {
+		s.mu.Unlock()
+		s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
+		return
+	}
+	if inm != "" {
+		if prev, dup := e.accepted[inm]; dup {
+			s.mu.Unlock()
+			s.writeError(w, r, http.StatusPreconditionFailed, codeAlreadyAccepted,
+				fmt.Sprintf("A request with if-none-match %s was already accepted as request %s", inm, prev))
+			return
+		}
+	}
+	now := s.now()
+	if last, seen := e.lastWrite[obj]; s.cfg.rateLimit && seen && now.Sub(last) < s.cfg.patchEvery {
+		s.mu.Unlock()
+		s.writeRateLimited(w, r, "This endpoint can be called once per second")
+		return
+	}
+	e.lastWrite[obj] = now
+	req := &request{
+		id:            uuid.NewString(),
+		companyID:     companyID,
+		erpID:         erpID,
+		object:        obj,
+		method:        r.Method,
+		ifNoneMatch:   inm,
+		correlationID: r.Header.Get(correlationHeader),
+		received:      now,
+		status:        StatusProcessing,
+		deleteAll:     deleteAll || replace,
+		replace:       replace,
+		data:          data,
+		records:       len(data),
+		bodySize:      len(body),
+	}
+	if inm != "" {
+		e.accepted[inm] = req.id
+	}
+	e.requests[req.id] = req
+	e.reqOrder = append(e.reqOrder, req.id)
+	s.enqueueLocked(e, req)
+	s.mu.Unlock()
+
+	noteRequestID(w, req.id)
+	writeJSON(w, http.StatusAccepted, requestStatusBody{
+		Status:    StatusProcessing,
+		RequestID: req.id,
+		Links:     requestHrefs(companyID, erpID, req.id),
+	})
+}
