@@ -47,12 +47,12 @@ func (s *Server) TaxData(companyID, erpID string) ([]json.RawMessage, error) {
 
 // Request is an accepted write request as the sandbox saw it.
 type Request struct {
-	ID          string    `json:"requestId"`
-	CompanyID   string    `json:"companyId"`
-	ERPID       string    `json:"erpId"`
-	Object      Object    `json:"objectType"`
-	Method      string    `json:"method"`
-	IfNoneMatch string    `json:"ifNoneMatch,omitempty"`
+	ID          string `json:"requestId"`
+	CompanyID   string `json:"companyId"`
+	ERPID       string `json:"erpId"`
+	Object      Object `json:"objectType"`
+	Method      string `json:"method"`
+	IfNoneMatch string `json:"ifNoneMatch,omitempty"`
 	// CorrelationID is the Concur-Correlationid of the accepting request.
 	CorrelationID string    `json:"correlationId"`
 	Status        string    `json:"status"`

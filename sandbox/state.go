@@ -89,7 +89,7 @@ type erp struct {
 	accounts   *recordSet
 	vendors    *recordSet
 	lists      *recordSet
-	taxData    *recordSet // keyed by countryCode
+	taxData    *recordSet           // keyed by countryCode
 	vendorSent map[string]time.Time // employee vendor id → last sent
 	vendorType map[string]string    // vendor id → type
 	requests   map[string]*request
@@ -162,8 +162,8 @@ type recordSet struct {
 }
 
 type entry struct {
-	seq  uint64
-	id   string
+	seq uint64
+	id  string
 	raw []byte // normalized JSON; nil = deleted
 }
 
