@@ -140,7 +140,7 @@ type oauthError struct {
 // The documented /token error codes the sandbox uses (see the Authentication
 // page's Response Codes).
 var (
-	errIncorrectCredentials = oauthError{5, "invalid_grant", "Incorrect credentials. Please Retry"}
+	errIncorrectCredentials = oauthError{5, "invalid_grant", "Incorrect Credentials. Please Retry"} // as the sample failure body spells it
 	errNoUsername           = oauthError{51, "invalid_request", "username was not supplied"}
 	errNoPassword           = oauthError{52, "invalid_request", "password was not supplied"}
 	errCompanyNotEnabled    = oauthError{53, "invalid_client", "company is not enabled for this client"}

@@ -42,35 +42,48 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, limit int6
 
 // readERPPackage reads and validates an ErpPackage body. It answers the
 // request and returns false on failure.
-func (s *Server) readERPPackage(w http.ResponseWriter, r *http.Request, patch bool) (erpPackage, bool) {
+func (s *Server) readERPPackage(w http.ResponseWriter, r *http.Request, patch bool) (decodedPackage, bool) {
 	body := s.readJSONBody(w, r, maxRegistrationBody)
 	if body == nil {
-		return erpPackage{}, false
+		return decodedPackage{}, false
 	}
 	if !json.Valid(body) {
 		s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "The request body is not valid JSON")
-		return erpPackage{}, false
+		return decodedPackage{}, false
 	}
 	if verrs := schema.CheckRegistration(body, patch); len(verrs) > 0 {
 		s.writeError(w, r, http.StatusBadRequest, codeValidation, "The ERP package is invalid", verrs...)
-		return erpPackage{}, false
+		return decodedPackage{}, false
 	}
 	pkg, err := decodeERPPackage(body)
 	if err != nil {
 		s.writeError(w, r, http.StatusBadRequest, codeValidation, err.Error())
-		return erpPackage{}, false
+		return decodedPackage{}, false
 	}
 	return pkg, true
 }
 
+// decodedPackage is an ErpPackage body and which lists it carries.
+type decodedPackage struct {
+	erpPackage
+	hasFeatures, hasOptions bool
+}
+
 // decodeERPPackage reads the fields of a validated ErpPackage body.
-func decodeERPPackage(body []byte) (erpPackage, error) {
-	var p erpPackage
-	if err := json.Unmarshal(body, &p); err != nil {
+func decodeERPPackage(body []byte) (decodedPackage, error) {
+	var p decodedPackage
+	if err := json.Unmarshal(body, &p.erpPackage); err != nil {
 		return p, fmt.Errorf("decoding ErpPackage: %w", err)
 	}
+	var present map[string]json.RawMessage
+	_ = json.Unmarshal(body, &present)
+	isSet := func(k string) bool { v, ok := present[k]; return ok && string(v) != "null" }
+	p.hasFeatures, p.hasOptions = isSet("features"), isSet("postingOptions")
 	if p.Features == nil {
 		p.Features = []string{}
+	}
+	if !p.hasOptions {
+		p.PostingOptions = nil
 	}
 	return p, nil
 }
@@ -90,9 +103,9 @@ func (s *Server) handleRegisterERP(w http.ResponseWriter, r *http.Request, compa
 		return
 	}
 	c.lastRegister = now
-	pkg = s.addERPLocked(c, pkg)
+	out := s.addERPLocked(c, pkg.erpPackage)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, pkg)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // addERPLocked registers pkg for c under a new erpId. Callers hold s.mu.
@@ -141,8 +154,14 @@ func (s *Server) handleUpdateERP(w http.ResponseWriter, r *http.Request, company
 		s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
 		return
 	}
-	e.pkg.Features = upd.Features
-	e.pkg.PostingOptions = upd.PostingOptions
+	// What the update carries replaces the whole list; what it leaves out
+	// stays (the Registration page: features and/or posting options).
+	if upd.hasFeatures {
+		e.pkg.Features = upd.Features
+	}
+	if upd.hasOptions {
+		e.pkg.PostingOptions = upd.PostingOptions
+	}
 	pkg := e.pkg
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, pkg)

@@ -61,6 +61,7 @@ type env struct {
 	co    sandbox.Company
 	erp   string
 	token string
+	rt    string
 	clock *fakeClock
 }
 
@@ -83,8 +84,23 @@ func newEnv(t *testing.T, opts ...sandbox.Option) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, srv: srv, co: co, erp: erp, clock: clock}
-	e.token = e.passwordGrant(co).AccessToken
+	tb := e.passwordGrant(co)
+	e.token, e.rt = tb.AccessToken, tb.RefreshToken
 	return e
+}
+
+// renew gets a fresh access token with a new request token, as after the
+// clock has moved past every token's lifetime.
+func (e *env) renew() {
+	e.t.Helper()
+	rt, err := e.srv.NewRequestToken(e.co.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	co := e.co
+	co.RequestToken = rt
+	tb := e.passwordGrant(co)
+	e.token, e.rt = tb.AccessToken, tb.RefreshToken
 }
 
 type tokenBody struct {
