@@ -123,10 +123,11 @@ func parseBaseURL(s string) (*url.URL, error) {
 }
 
 // base returns the base URL: the token's geolocation when known (fetching a
-// token first when no base is configured yet), else the configured one.
+// token first if needed: every request needs one anyway), else the
+// configured one.
 func (c *Client) base(ctx context.Context) (*url.URL, error) {
 	g, ok := c.tokens.(geolocator)
-	if ok && g.Geolocation() == "" && c.baseURL == "" {
+	if ok && g.Geolocation() == "" {
 		if _, err := tokenContext(ctx, c.tokens); err != nil {
 			return nil, fmt.Errorf("getting access token: %w", err)
 		}
