@@ -1,10 +1,10 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 
@@ -27,7 +27,12 @@ func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, limit int6
 			fmt.Sprintf("Content-Type must be application/json, not %q", r.Header.Get("Content-Type")))
 		return nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	body := buf.Bytes()
 	if err != nil {
 		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
 			s.writeError(w, r, http.StatusRequestEntityTooLarge, codeTooLarge,

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,11 +9,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// writeRequest is the body of a PATCH (and of a tax-data POST or PUT).
-type writeRequest struct {
-	DeleteAll *bool           `json:"deleteAll"`
-	Data      json.RawMessage `json:"data"`
-}
 
 // requestStatusBody is RequestStatus as the 202 answers show it ("links");
 // GET …/requests/{id} shows the same under "_links".
@@ -71,29 +65,9 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 	if body == nil {
 		return
 	}
-	var wr writeRequest
-	if err := json.Unmarshal(body, &wr); err != nil {
-		s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "The request body is not a valid JSON object: "+err.Error())
+	deleteAll, data, ok := s.splitWrite(w, r, body, replace)
+	if !ok {
 		return
-	}
-	deleteAll := wr.DeleteAll != nil && *wr.DeleteAll
-	var data []json.RawMessage
-	switch trimmed := bytes.TrimSpace(wr.Data); {
-	case len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")):
-		if !deleteAll && !replace {
-			s.writeError(w, r, http.StatusBadRequest, codeValidation, "data is required unless deleteAll is true",
-				ValidationError{Source: "data", ErrorMessage: "data is required unless deleteAll is true", ErrorCode: "data.required"})
-			return
-		}
-	case trimmed[0] != '[':
-		s.writeError(w, r, http.StatusBadRequest, codeValidation, "data must be an array",
-			ValidationError{Source: "data", ErrorMessage: "data must be an array", ErrorCode: "data.invalid"})
-		return
-	default:
-		if err := json.Unmarshal(trimmed, &data); err != nil {
-			s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "data is not a valid JSON array: "+err.Error())
-			return
-		}
 	}
 
 	s.mu.Lock()
@@ -148,4 +122,58 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 		RequestID: req.id,
 		Links:     requestHrefs(companyID, erpID, req.id),
 	})
+}
+
+// splitWrite checks the envelope of a write body ({"deleteAll": bool,
+// "data": [...]}) and splits data into its records, without decoding them.
+// It answers the request and returns false when the envelope is wrong.
+func (s *Server) splitWrite(w http.ResponseWriter, r *http.Request, body []byte, replace bool) (bool, []json.RawMessage, bool) {
+	if !json.Valid(body) {
+		s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "The request body is not valid JSON")
+		return false, nil, false
+	}
+	var deleteAllRaw, dataRaw []byte
+	if !members(body, func(key, val []byte) {
+		switch string(key) {
+		case "deleteAll":
+			deleteAllRaw = val
+		case "data":
+			dataRaw = val
+		}
+	}) {
+		s.writeError(w, r, http.StatusBadRequest, codeInvalidJSON, "The request body is not a JSON object")
+		return false, nil, false
+	}
+	deleteAll := false
+	switch string(deleteAllRaw) {
+	case "", "null", "false":
+	case "true":
+		deleteAll = true
+	default:
+		msg := "deleteAll must be a boolean"
+		s.writeError(w, r, http.StatusBadRequest, codeValidation, msg,
+			ValidationError{Source: "deleteAll", ErrorMessage: msg, ErrorCode: "deleteAll.invalid"})
+		return false, nil, false
+	}
+	if len(dataRaw) == 0 || string(dataRaw) == "null" {
+		if !deleteAll && !replace {
+			msg := "data is required unless deleteAll is true"
+			s.writeError(w, r, http.StatusBadRequest, codeValidation, msg,
+				ValidationError{Source: "data", ErrorMessage: msg, ErrorCode: "data.required"})
+			return false, nil, false
+		}
+		return deleteAll, nil, true
+	}
+	elems, isArray := elements(dataRaw)
+	if !isArray {
+		msg := "data must be an array"
+		s.writeError(w, r, http.StatusBadRequest, codeValidation, msg,
+			ValidationError{Source: "data", ErrorMessage: msg, ErrorCode: "data.invalid"})
+		return false, nil, false
+	}
+	data := make([]json.RawMessage, len(elems))
+	for i, el := range elems {
+		data[i] = el
+	}
+	return deleteAll, data, true
 }

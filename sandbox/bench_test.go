@@ -1,0 +1,83 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/concurflow/concurflow/sandbox"
+)
+
+// BenchmarkPatchIngest measures PATCH payload ingested per second — sent,
+// accepted, validated and applied — with rate limiting off. Each iteration
+// is one ~1 MB PATCH of accounts; the timer covers waiting for the last
+// request to be processed.
+func BenchmarkPatchIngest(b *testing.B) {
+	srv, err := sandbox.Start(sandbox.WithSigningKey(testKey()), sandbox.WithRateLimit(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	co, err := srv.SeedCompany()
+	if err != nil {
+		b.Fatal(err)
+	}
+	erp, err := srv.RegisterERP(co.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &env{srv: srv, co: co, erp: erp}
+	resp, err := http.PostForm(srv.URL()+"/oauth2/v0/token", passwordForm(co))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tb tokenBody
+	err = json.NewDecoder(resp.Body).Decode(&tb)
+	resp.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var body bytes.Buffer
+	body.WriteString(`{"data":[`)
+	for i := 0; body.Len() < 1<<20; i++ {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"id":"ACC-%07d","name":"Account number %d for benchmarking","number":"%07d","type":"EXPENSE"}`, i, i, i)
+	}
+	body.WriteString(`]}`)
+	payload := body.Bytes()
+	url := e.api("/accounts")
+
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	for range b.N {
+		req, _ := http.NewRequest(http.MethodPatch, url, bytes.NewReader(payload))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tb.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if err := srv.WaitIdle(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	reqs, _ := srv.Requests(co.ID, erp)
+	for _, r := range reqs {
+		if r.Status != sandbox.StatusSuccess {
+			b.Fatalf("request %s: %s", r.ID, r.Status)
+		}
+	}
+}

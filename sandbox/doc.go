@@ -1,0 +1,127 @@
+// Package sandbox is an in-process emulator of SAP Concur's Accounting
+// Integration v4 API, Concur's company OAuth2 token endpoint and ESS webhook
+// delivery of Accounting Integration events, written from the reference
+// pages. Use it like net/http/httptest:
+//
+//	srv := sandbox.New(t)                  // or sandbox.Start() outside tests
+//	co, _ := srv.SeedCompany()              // company id, client id/secret, request token
+//	erpID, _ := srv.RegisterERP(co.ID)      // or POST …/erps with a token
+//	… point a client at srv.URL() …
+//	_ = srv.WaitIdle(ctx)                   // all processing and deliveries done
+//	accounts, _ := srv.Accounts(co.ID, erpID)
+//
+// Everything is served from one base URL on 127.0.0.1: POST
+// /oauth2/v0/token, the API under /accountingintegration/v4, and the
+// sandbox-only admin API under /sandbox/v1 (see docs/sandbox.md). Close
+// stops the listener, the per-ERP workers and ESS delivery, and waits for
+// all of them.
+//
+// # Authentication (Company Level Authentication page)
+//
+// POST /oauth2/v0/token takes application/x-www-form-urlencoded forms with
+// client_id and client_secret and either grant_type=password (username =
+// company id, password = request token, credtype=authtoken) or
+// grant_type=refresh_token. Request tokens are valid 24 hours and reusable
+// within them. The answer carries expires_in (a string, "3600" by default,
+// WithTokenLifetime), scope, token_type Bearer, access_token,
+// refresh_token, refresh_expires_in (epoch seconds; refresh tokens live six
+// months) and geolocation (the sandbox's base URL). Errors are
+// {"code","error","error_description"} with the documented codes (5, 51,
+// 52, 53, 54, 60, 61–65, 106, 108, 120, 135); invalid_client answers 401,
+// the rest 400. WithRefreshRotation chooses whether a refresh returns the
+// same refresh token, a new one, or a new one invalidating the old.
+//
+// Every API call needs "Authorization: Bearer <access token>": missing,
+// unknown, revoked or expired tokens get 401; a token of another company,
+// or one lacking spend.accountingintegration.read (GET) or .write (other
+// methods), gets 403.
+//
+// # API behaviour (the Accounting Integration v4 pages)
+//
+//   - Registration: POST …/erps validates the ErpPackage (required
+//     partnerAppName, erpName, externalErpId), assigns an erpId UUID and
+//     answers 200; it may be called once a minute per company. PATCH
+//     …/erps/{erpId} replaces the features and/or posting options it
+//     carries (at least one of them is required; each replaces the whole
+//     list). DELETE answers 204 and drops the ERP, everything cached for it
+//     and requests still queued.
+//   - PATCH …/accounts, …/vendors, …/lists and POST (add) / PUT (replace)
+//     …/taxData answer 202 with a RequestStatus whose links are under
+//     "links" (as the write pages show); GET …/requests/{id} answers the same
+//     under "_links" (as the Request Processing page shows). Hrefs are
+//     relative to the API base path, "/v4/companies/…", exactly as printed.
+//   - Accepted requests are processed asynchronously, after
+//     WithProcessingDelay, by one worker per company+ERP in arrival order:
+//     deleteAll first, then each record in order — upsert by id, or delete
+//     when isDeleted is true. Final status SUCCESS (no record failed),
+//     ERROR (every record failed) or PARTIAL. Each failed record yields a
+//     ProcessingError with errorCode "dataInvalid.requestIdProcessingErrors",
+//     errorMessage "Failed to validate the input data", objectType, values
+//     (the record as received, compacted, as a JSON string) and the
+//     validationErrors of sandbox/internal/schema or the stateful rules
+//     below. data.statusUpdated is published when a request completes.
+//   - Limits: a body over 4 MB is refused with 413 (read through
+//     http.MaxBytesReader, never unbounded); a record over 200 KB fails
+//     alone ("record.size.exceeded"); more than one write per second per
+//     endpoint per company+ERP is refused with 429 and errorCode
+//     "security.rate.limit.reached", or with WithRateLimitForm(RateLimit400)
+//     the gateway's 400 form {"timestamp","httpStatus","error":{"id",
+//     "message"},"path"} as the List Item pages show it. Rate-limited
+//     answers carry Retry-After: 1. WithRateLimit(false) lifts both limits.
+//   - if-none-match: <uuid> on a write: a UUID already accepted for that
+//     company+ERP gets 412 and nothing is applied twice. Surrounding quotes
+//     are ignored; a value that is not a UUID gets 400.
+//   - Vendors: a vendor's type cannot change ("type.cannot.update", as the
+//     Request Processing sample). Employee vendors expire 150 days after
+//     they were last sent (by the WithClock clock).
+//   - Lists: deleting a list name removes its mapping to a SAP Concur list;
+//     deleteAll keeps mappings (the List Names page's table).
+//   - GET …/accounts, …/vendors, …/lists, …/taxData and …/requests/{id}/errors
+//     return pages of at most 1 MB of data (WithPageSize), oldest record
+//     first, with links.next.href (_links for request errors) to the next
+//     page; the last page has no links member.
+//   - GET …/mappings is built from sandbox state: erpId, companyEdition,
+//     ledger, features, one DEFAULT file with paymentTypes, listMappings,
+//     invoiceLiabilityAccount and billableField, and invoicePolicies when
+//     any are set.
+//   - Errors are ErrorMessage bodies (timestamp, httpStatus "404 - Not
+//     Found", errorCode, errorMessage, path, validationErrors): malformed
+//     JSON and bad UUIDs 400, unknown company, ERP, request or path 404, a
+//     content type other than application/json 415.
+//   - Every answer carries Concur-Correlationid: the request's own, or a
+//     new UUID.
+//
+// # Events (Accounting Integration Events page)
+//
+// Events are built like the page's samples and delivered, signed, by
+// sandbox/internal/delivery to the subscriptions made with Subscribe:
+// data.statusUpdated (correlationId = the accepted request's
+// Concur-Correlationid; facts.data = {requestId, status,
+// _links.errors.href} with the sample's ERP-less href, which the sandbox
+// also serves); listMapping.created / listMapping.deleted followed by
+// mapping.updated for MapList / UnmapList; mapping.updated for
+// UpdateMappings unless only invoice policies changed; data.resetRequested
+// for RequestReset, with facts.data a JSON string as in the sample.
+// subtopic is null where the sample shows it and absent where it does not.
+//
+// # Choices where the docs are silent
+//
+//   - Error codes of ErrorMessage bodies (unauthorized, forbidden, notFound,
+//     badRequest, invalidJson, invalidUuid, validationFailed,
+//     payloadTooLarge, unsupportedMediaType, requestAlreadyAccepted,
+//     internalServerError) are the sandbox's own.
+//   - Deleting a record that is not cached succeeds. Deleting a list name
+//     publishes no event. A request's rate budget is spent only when it is
+//     accepted; 412 and 4xx answers spend nothing.
+//   - Tax data: one "record" is one country element; POST upserts by
+//     countryCode, PUT replaces everything with the valid elements; errors
+//     use objectType "TAX_DATA". Tax-data writes share the 1/s limit,
+//     if-none-match and data.statusUpdated of the other writes.
+//   - The partnerId of events is derived from the partner app's client id.
+//   - Page cursors ("next") are opaque, and stay valid while data changes:
+//     records added after the cursor was issued appear on later pages.
+//   - The request log keeps the most recent 10000 API and token requests.
+//
+// Fault injection (InjectFault) makes the next N answers of an endpoint a
+// rate-limit answer, a 500, a slow answer or a connection reset.
+package sandbox
