@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 )
 
-
 // requestStatusBody is RequestStatus as the 202 answers show it ("links");
 // GET …/requests/{id} shows the same under "_links".
 type requestStatusBody struct {
