@@ -117,12 +117,14 @@ type TokenSourceConfig struct {
 	// timeout.
 	HTTPClient *http.Client
 	// RefreshSkew: access tokens are replaced this long before they
-	// expire; 0 means DefaultRefreshSkew.
+	// expire (at most a quarter of their lifetime); 0 means
+	// DefaultRefreshSkew.
 	RefreshSkew time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnRefresh, when set, is called after every call to the token
-	// endpoint, from the goroutine that made it, without locks held.
+	// endpoint, from the goroutine that made it, while other callers wait
+	// for the token: it must be quick and must not call the TokenSource.
 	OnRefresh func(RefreshInfo)
 }
 
@@ -150,11 +152,12 @@ type TokenSource struct {
 	// sem is held by the goroutine talking to the token endpoint.
 	sem chan struct{}
 
-	mu      sync.Mutex
-	access  *oauth2.Token
-	stored  StoredToken
-	loaded  bool // the store has been consulted
-	unsaved bool // stored holds a refresh token the store does not have yet
+	mu        sync.Mutex
+	access    *oauth2.Token
+	refreshAt time.Time // when access is replaced: Expiry minus the skew
+	stored    StoredToken
+	loaded    bool // the store has been consulted
+	unsaved   bool // stored holds a refresh token the store does not have yet
 
 	refreshes atomic.Uint64
 }
@@ -273,7 +276,7 @@ func (ts *TokenSource) release() { <-ts.sem }
 func (ts *TokenSource) current() *oauth2.Token {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if ts.access == nil || ts.unsaved || !ts.cfg.Now().Add(ts.cfg.RefreshSkew).Before(ts.access.Expiry) {
+	if ts.access == nil || ts.unsaved || !ts.cfg.Now().Before(ts.refreshAt) {
 		return nil
 	}
 	tok := *ts.access
@@ -334,11 +337,12 @@ func (ts *TokenSource) finish(ctx context.Context, err error) (*oauth2.Token, er
 	if err := ts.saveIfNeeded(ctx); err != nil {
 		return nil, err
 	}
-	tok := ts.current()
-	if tok == nil {
-		return nil, fmt.Errorf("getting token for company %s: the token endpoint answered a token that expires within %s", ts.cfg.CompanyID, ts.cfg.RefreshSkew)
-	}
-	return tok, nil
+	// The token just issued is handed out even if its lifetime is shorter
+	// than the skew; current decides about reusing it.
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	tok := *ts.access
+	return &tok, nil
 }
 
 // load consults the store once, then bootstraps from the configured refresh
@@ -504,9 +508,14 @@ func (ts *TokenSource) install(ans tokenAnswer, now time.Time) (rotated bool, ac
 		ExpiresIn:   int64(expiresIn / time.Second),
 	}).WithExtra(map[string]any{"geolocation": ans.Geolocation, "scope": ans.Scope})
 
+	// Short-lived tokens (as a test server may issue) are replaced after
+	// three quarters of their life rather than never being reused.
+	skew := min(ts.cfg.RefreshSkew, expiresIn/4)
+
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.access = access
+	ts.refreshAt = access.Expiry.Add(-skew)
 	st := ts.stored
 	st.CompanyID = ts.cfg.CompanyID
 	if ans.Geolocation != "" {

@@ -643,3 +643,26 @@ func TestAuthErrorsNeverLeakSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestShortLivedTokensAreReused(t *testing.T) {
+	auth := newFakeAuth(t)
+	auth.expiresIn = "8" // shorter than the 60 s skew: replaced after 6 s
+	clock := newTestClock()
+	ts := mustSource(t, testSourceConfig(auth, NewMemoryStore(), clock))
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, "at-1"}, {5 * time.Second, "at-1"}, {2 * time.Second, "at-2"}} {
+		clock.Advance(step.advance)
+		tok, err := ts.TokenContext(context.Background())
+		if err != nil || tok.AccessToken != step.want {
+			t.Fatalf("after %v: %v %v, want %s", step.advance, tok, err, step.want)
+		}
+	}
+
+	auth.expiresIn = "0" // an already expired token is still handed out once
+	clock.Advance(time.Hour)
+	if tok, err := ts.TokenContext(context.Background()); err != nil || tok.AccessToken != "at-3" {
+		t.Fatalf("zero lifetime: %v %v", tok, err)
+	}
+}

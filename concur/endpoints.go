@@ -229,11 +229,12 @@ func paginate[T any](ctx context.Context, c *Client, href string) iter.Seq2[T, e
 				return
 			}
 			seen[href] = true
-			var page Page[T]
-			if _, err := c.do(ctx, call{method: http.MethodGet, href: href, out: &page}); err != nil {
+			var answer pageAnswer[T]
+			if _, err := c.do(ctx, call{method: http.MethodGet, href: href, out: &answer}); err != nil {
 				yield(zero, err)
 				return
 			}
+			page := answer.page()
 			for _, rec := range page.Data {
 				if !yield(rec, nil) {
 					return

@@ -530,17 +530,26 @@ type Page[T any] struct {
 
 // UnmarshalJSON reads the links from links or _links.
 func (p *Page[T]) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Data     []T   `json:"data"`
-		Links    Links `json:"links"`
-		AltLinks Links `json:"_links"`
-	}
+	var raw pageAnswer[T]
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	p.Data, p.Links = raw.Data, raw.Links
-	if len(p.Links) == 0 {
-		p.Links = raw.AltLinks
-	}
+	*p = raw.page()
 	return nil
+}
+
+// pageAnswer is the wire form of a page, decoded in one pass (a custom
+// UnmarshalJSON on the decoding target would scan every page twice).
+type pageAnswer[T any] struct {
+	Data     []T   `json:"data"`
+	Links    Links `json:"links"`
+	AltLinks Links `json:"_links"`
+}
+
+func (a pageAnswer[T]) page() Page[T] {
+	p := Page[T]{Data: a.Data, Links: a.Links}
+	if len(p.Links) == 0 {
+		p.Links = a.AltLinks
+	}
+	return p
 }
