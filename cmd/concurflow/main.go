@@ -25,5 +25,6 @@ func main() {
 		service.CLIOptSetProductName("concurflow"),
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptSetDocumentationURL("https://github.com/concurflow/concurflow/tree/main/docs"),
+		service.CLIOptAddCommand(sandboxCommand()),
 	)
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/concurflow/concurflow/sandbox"
+)
+
+// Flag names of the sandbox verb.
+const (
+	flagAddr            = "addr"
+	flagProcessingDelay = "processing-delay"
+	flagRateLimit       = "rate-limit"
+	flagRateLimitForm   = "rate-limit-form"
+	flagSeed            = "seed"
+	flagTokenLifetime   = "token-lifetime"
+	flagPageSize        = "page-size"
+)
+
+// sandboxCommand is `concurflow sandbox`: the Concur emulator as a
+// standalone server.
+func sandboxCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sandbox",
+		Usage: "Run the SAP Concur Accounting Integration v4 emulator (API, OAuth2 token endpoint, ESS delivery) on loopback",
+		Description: `Serves the Accounting Integration v4 API, POST /oauth2/v0/token and the
+sandbox admin API (/sandbox/v1) from one address, seeds companies with a
+registered ERP, prints their credentials and runs until SIGINT or SIGTERM.
+See docs/sandbox.md for the admin API and a curl walk-through.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: flagAddr, Value: "127.0.0.1:8089", Usage: "listen address (loopback)"},
+			&cli.DurationFlag{Name: flagProcessingDelay, Value: 0, Usage: "delay before each accepted write request is processed"},
+			&cli.BoolFlag{Name: flagRateLimit, Value: true, Usage: "enforce 1 write/s per endpoint and 1 registration/min (--rate-limit=false to lift)"},
+			&cli.StringFlag{Name: flagRateLimitForm, Value: "429", Usage: "how rate-limited requests are answered: 429 or 400"},
+			&cli.IntFlag{Name: flagSeed, Value: 1, Usage: "number of companies to seed, each with a registered ERP"},
+			&cli.DurationFlag{Name: flagTokenLifetime, Value: time.Hour, Usage: "access-token lifetime"},
+			&cli.IntFlag{Name: flagPageSize, Value: 1 << 20, Usage: "maximum bytes of data per GET page"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runSandbox(ctx, c, c.App.Writer)
+		},
+	}
+}
+
+// runSandbox starts the sandbox, prints the seeded credentials and blocks
+// until ctx is done.
+func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
+	host, _, err := net.SplitHostPort(c.String(flagAddr))
+	if err != nil {
+		return fmt.Errorf("parsing --%s: %w", flagAddr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--%s %s: the sandbox listens on loopback only", flagAddr, c.String(flagAddr))
+	}
+	form := sandbox.RateLimit429
+	switch c.String(flagRateLimitForm) {
+	case "429":
+	case "400":
+		form = sandbox.RateLimit400
+	default:
+		return fmt.Errorf("--%s must be 429 or 400, not %q", flagRateLimitForm, c.String(flagRateLimitForm))
+	}
+	if c.Int(flagSeed) < 0 {
+		return fmt.Errorf("--%s must not be negative", flagSeed)
+	}
+	srv, err := sandbox.Start(
+		sandbox.WithAddr(c.String(flagAddr)),
+		sandbox.WithProcessingDelay(c.Duration(flagProcessingDelay)),
+		sandbox.WithRateLimit(c.Bool(flagRateLimit)),
+		sandbox.WithRateLimitForm(form),
+		sandbox.WithTokenLifetime(c.Duration(flagTokenLifetime)),
+		sandbox.WithPageSize(c.Int(flagPageSize)),
+	)
+	if err != nil {
+		return fmt.Errorf("starting sandbox: %w", err)
+	}
+	defer srv.Close()
+
+	fmt.Fprintf(out, "concurflow sandbox listening on %s\n", srv.URL())
+	fmt.Fprintf(out, "  token endpoint: %s/oauth2/v0/token\n  admin API:      %s/sandbox/v1/companies\n", srv.URL(), srv.URL())
+	for i := range c.Int(flagSeed) {
+		co, err := srv.SeedCompany()
+		if err != nil {
+			return fmt.Errorf("seeding company %d: %w", i+1, err)
+		}
+		erpID, err := srv.RegisterERP(co.ID)
+		if err != nil {
+			return fmt.Errorf("registering ERP of company %d: %w", i+1, err)
+		}
+		printCompany(out, srv.URL(), i+1, co, erpID)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(out, "concurflow sandbox: shutting down")
+	return nil
+}
+
+// printCompany prints one seeded company's credentials as shell variables
+// and the URLs to try them with.
+func printCompany(out io.Writer, base string, n int, co sandbox.Company, erpID string) {
+	fmt.Fprintf(out, `
+# company %d (request token valid until %s)
+export CONCUR_URL=%s
+export COMPANY_ID=%s
+export CLIENT_ID=%s
+export CLIENT_SECRET=%s
+export REQUEST_TOKEN=%s
+export ERP_ID=%s
+#   token:    POST $CONCUR_URL/oauth2/v0/token
+#   accounts: $CONCUR_URL/accountingintegration/v4/companies/$COMPANY_ID/erps/$ERP_ID/accounts
+`, n, co.RequestUntil.UTC().Format(time.RFC3339), base, co.ID, co.ClientID, co.ClientSecret, co.RequestToken, erpID)
+}
