@@ -1,0 +1,244 @@
+package concur
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	concurapi "github.com/concurflow/concurflow/concur"
+)
+
+// Field names of the auth group shared by every Concur component.
+const (
+	authField              = "auth"
+	authFieldClientID      = "client_id"
+	authFieldClientSecret  = "client_secret"
+	authFieldRequestToken  = "request_token"
+	authFieldCompanies     = "companies"
+	authFieldRefreshToken  = "refresh_token"
+	authFieldTokenStore    = "token_store"
+	authFieldURL           = "url"
+	authFieldTimeout       = "timeout"
+)
+
+// authDefaultURL is the North America data centre, where the Accounting
+// Integration API is available (see its Getting Started page).
+const authDefaultURL = "https://us.api.concursolutions.com"
+
+// authFieldSpec is the auth field group: company-level OAuth2 credentials
+// (see the Company Level Authentication page) and where refresh tokens are
+// kept.
+func authFieldSpec() *service.ConfigField {
+	return service.NewObjectField(authField,
+		service.NewStringField(authFieldClientID).
+			Description("The application's OAuth2 client id.").
+			Default("").
+			Example("${CONCUR_CLIENT_ID}"),
+		service.NewStringField(authFieldClientSecret).
+			Description("The application's OAuth2 client secret.").
+			Default("").
+			Example("${CONCUR_CLIENT_SECRET}").
+			Secret(),
+		service.NewStringField(authFieldRequestToken).
+			Description("A company request token from App Center (valid 24 hours), exchanged for a refresh token when the token store holds none for the company. A request token belongs to one company: with several companies use `"+authFieldCompanies+"` or bootstrap the token store beforehand.").
+			Default("").
+			Example("${CONCUR_REQUEST_TOKEN}").
+			Secret(),
+		service.NewStringField(authFieldRefreshToken).
+			Description("A refresh token used when the token store holds none for the company.").
+			Default("").
+			Example("${CONCUR_REFRESH_TOKEN}").
+			Secret().
+			Advanced(),
+		service.NewObjectMapField(authFieldCompanies,
+			service.NewStringField(authFieldClientID).Description("Client id for this company.").Default(""),
+			service.NewStringField(authFieldClientSecret).Description("Client secret for this company.").Default("").Secret(),
+			service.NewStringField(authFieldRequestToken).Description("Request token of this company.").Default("").Secret(),
+			service.NewStringField(authFieldRefreshToken).Description("Refresh token of this company.").Default("").Secret(),
+		).
+			Description("Credentials by company id, for streams writing to several companies. Each value set here overrides the one above for that company; values left empty fall back to them.").
+			Default(map[string]any{}).
+			Example(map[string]any{"09ac834c-46d6-49ff-9653-551d69072d56": map[string]any{"request_token": "${CONCUR_REQUEST_TOKEN_ACME}"}}).
+			Advanced(),
+		service.NewStringField(authFieldTokenStore).
+			Description("Directory of per-company refresh token files (mode 0600, replaced atomically). Every rotated refresh token is saved here before it is used, so keep the directory across restarts.").
+			Default("./.concurflow/tokens").
+			Example("/var/lib/concurflow/tokens"),
+		service.NewURLField(authFieldURL).
+			Description("Base URL of the token endpoint, and of the API until the token's geolocation is known. Set it to the sandbox's URL in tests.").
+			Default(authDefaultURL).
+			Example("http://127.0.0.1:8089"),
+		service.NewDurationField(authFieldTimeout).
+			Description("Time limit of one HTTP request to Concur.").
+			Default("2m").
+			Example("30s").
+			Advanced(),
+	).Description("Company-level OAuth2 credentials. Access tokens live in memory only; refresh tokens in the token store.")
+}
+
+// authClients hands out one *concurapi.Client per company, created on first
+// use (company ids are interpolated per message) and shared afterwards.
+type authClients struct {
+	defaults  authCreds
+	companies map[string]authCreds
+	url       string
+	http      *http.Client
+	store     concurapi.TokenStore
+	log       *service.Logger
+
+	refreshes *service.MetricCounter // company, result
+	expiry    *service.MetricGauge   // company
+
+	mu      sync.Mutex
+	clients map[string]*authClient
+}
+
+// authCreds are the credentials of one company; empty values fall back to
+// the group's.
+type authCreds struct {
+	clientID, clientSecret, requestToken, refreshToken string
+}
+
+func authCredsFromParsed(conf *service.ParsedConfig) (c authCreds, err error) {
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{authFieldClientID, &c.clientID},
+		{authFieldClientSecret, &c.clientSecret},
+		{authFieldRequestToken, &c.requestToken},
+		{authFieldRefreshToken, &c.refreshToken},
+	} {
+		if *f.dst, err = conf.FieldString(f.name); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// or returns c with empty values taken from d.
+func (c authCreds) or(d authCreds) authCreds {
+	pick := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	return authCreds{
+		clientID:     pick(c.clientID, d.clientID),
+		clientSecret: pick(c.clientSecret, d.clientSecret),
+		requestToken: pick(c.requestToken, d.requestToken),
+		refreshToken: pick(c.refreshToken, d.refreshToken),
+	}
+}
+
+type authClient struct {
+	client *concurapi.Client
+	tokens *concurapi.TokenSource
+}
+
+// authFromParsed builds the client factory from the auth field group
+// (conf must be the group's namespace).
+func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authClients, error) {
+	a := &authClients{
+		log:       mgr.Logger(),
+		refreshes: mgr.Metrics().NewCounter("concur_token_refreshes", "company", "result"),
+		expiry:    mgr.Metrics().NewGauge("concur_refresh_token_expiry_seconds", "company"),
+		clients:   map[string]*authClient{},
+	}
+	var err error
+	if a.defaults, err = authCredsFromParsed(conf); err != nil {
+		return nil, err
+	}
+	companies, err := conf.FieldObjectMap(authFieldCompanies)
+	if err != nil {
+		return nil, err
+	}
+	a.companies = make(map[string]authCreds, len(companies))
+	for id, c := range companies {
+		if a.companies[id], err = authCredsFromParsed(c); err != nil {
+			return nil, fmt.Errorf("field %s.%s.%s: %w", authField, authFieldCompanies, id, err)
+		}
+	}
+	u, err := conf.FieldURL(authFieldURL)
+	if err != nil {
+		return nil, err
+	}
+	a.url = u.String()
+	timeout, err := conf.FieldDuration(authFieldTimeout)
+	if err != nil {
+		return nil, err
+	}
+	a.http = &http.Client{Timeout: timeout}
+	dir, err := conf.FieldString(authFieldTokenStore)
+	if err != nil {
+		return nil, err
+	}
+	if a.store, err = concurapi.NewDirStore(dir); err != nil {
+		return nil, fmt.Errorf("field %s.%s: %w", authField, authFieldTokenStore, err)
+	}
+	return a, nil
+}
+
+// Client returns the API client of a company.
+func (a *authClients) Client(ctx context.Context, companyID string) (*concurapi.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.clients[companyID]; ok {
+		a.reportExpiry(companyID, c.tokens)
+		return c.client, nil
+	}
+	creds := a.companies[companyID].or(a.defaults)
+	ts, err := concurapi.NewTokenSource(concurapi.TokenSourceConfig{
+		CompanyID:    companyID,
+		ClientID:     creds.clientID,
+		ClientSecret: creds.clientSecret,
+		RequestToken: creds.requestToken,
+		RefreshToken: creds.refreshToken,
+		AuthURL:      a.url,
+		Store:        a.store,
+		HTTPClient:   a.http,
+		OnRefresh:    a.onRefresh,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up OAuth2 for company %s: %w", companyID, err)
+	}
+	client, err := concurapi.NewClient(concurapi.ClientConfig{
+		CompanyID:   companyID,
+		TokenSource: ts,
+		HTTPClient:  a.http,
+		BaseURL:     a.url,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the API client for company %s: %w", companyID, err)
+	}
+	a.clients[companyID] = &authClient{client: client, tokens: ts}
+	return client, nil
+}
+
+func (a *authClients) onRefresh(info concurapi.RefreshInfo) {
+	if info.Err != nil {
+		a.refreshes.Incr(1, info.CompanyID, "failed")
+		a.log.With("companyId", info.CompanyID, "grant", info.Grant).Errorf("Concur token request failed: %v", info.Err)
+		return
+	}
+	a.refreshes.Incr(1, info.CompanyID, "ok")
+	if !info.RefreshExpiry.IsZero() {
+		a.expiry.Set(int64(time.Until(info.RefreshExpiry).Seconds()), info.CompanyID)
+	}
+}
+
+func (a *authClients) reportExpiry(companyID string, ts *concurapi.TokenSource) {
+	if exp := ts.RefreshExpiry(); !exp.IsZero() {
+		a.expiry.Set(int64(time.Until(exp).Seconds()), companyID)
+	}
+}
+
+// Close releases idle connections. Clients hold no goroutines.
+func (a *authClients) Close() {
+	a.http.CloseIdleConnections()
+}

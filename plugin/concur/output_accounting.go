@@ -1,0 +1,813 @@
+package concur
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	concurapi "github.com/concurflow/concurflow/concur"
+)
+
+// Field names of the concur_accounting output.
+const (
+	acctFieldCompanyID    = "company_id"
+	acctFieldERPID        = "erp_id"
+	acctFieldObject       = "object"
+	acctFieldRateLimit    = "rate_limit"
+	acctFieldBatching     = "batching"
+	acctFieldAwait        = "await"
+	acctFieldPollInterval = "await_poll_interval"
+	acctFieldAwaitTimeout = "await_timeout"
+	acctFieldTaxDataMode  = "tax_data_mode"
+	acctFieldFullSync     = "full_sync"
+	acctFieldMaxRetries   = "max_retries"
+	acctFieldBackoff      = "backoff"
+)
+
+// Values of the await and tax_data_mode fields.
+const (
+	acctAwaitAccepted = "accepted"
+	acctAwaitFinal    = "final"
+	acctTaxAdd        = "add"
+	acctTaxReplace    = "replace"
+)
+
+// acctMetaDelete is the metadata key that turns a message into a delete.
+const acctMetaDelete = "concur_delete"
+
+// acctDefaultBatchBytes leaves room under the 4,000,000-byte body limit for
+// the commas between records, the envelope and the one message Benthos adds
+// past byte_size before it flushes.
+const acctDefaultBatchBytes = 3_900_000
+
+func accountingOutputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Writes ERP accounts, vendors, list names or tax data to SAP Concur's Accounting Integration v4 API in size-packed, rate-limited, idempotent requests.").
+		Description(`
+Each message is one record in the API's JSON shape: an account, vendor or list
+name object with a string `+"`id`"+`, or for `+"`tax_data`"+` one country entry
+(an element of the tax data `+"`data`"+` array, keyed by `+"`countryCode`"+`).
+A batch is grouped by company, ERP and object (input order is kept within a
+group) and packed greedily into request bodies `+"`{\"data\":[…]}`"+` of at most
+4,000,000 bytes; record bytes are sent as they are, never re-encoded. A record
+that is not a JSON object with a non-empty string key, or is larger than
+200,000 bytes, fails on its own; the rest of the batch goes on. The limits are
+the Accounts, Vendors, List Names and Tax Data pages' "4 MB" and "200 KB", read
+in decimal units to stay on the safe side.
+
+### Deletes
+
+A record with `+"`\"isDeleted\": true`"+`, or a message with metadata
+`+"`"+acctMetaDelete+"`"+` set to `+"`true`"+`, is sent in the delete form
+`+"`{\"id\":…,\"isDeleted\":true}`"+`. Tax data has no per-record delete: such
+messages fail; use `+"`tax_data_mode: replace`"+` instead.
+
+### Full synchronisation and tax data replacement
+
+With `+"`full_sync: true`"+` the first request of the run for each company, ERP
+and object carries `+"`\"deleteAll\": true`"+`, and nothing else is sent for that
+object until Concur reports that request's final status. With
+`+"`tax_data_mode: replace`"+` (or `+"`full_sync`"+` on tax data) the run's first
+tax data request is a PUT, which replaces all cached tax data, and later ones
+are POSTs. A run is the lifetime of the output; if the first request fails, the
+next one tries again.
+
+### Delivery guarantees
+
+Every request carries an `+"`if-none-match`"+` key derived from the company, ERP,
+object and exact body bytes (a version 5 UUID), so a batch re-sent after a crash
+is answered 412 and counted as already applied rather than written twice. With
+`+"`await: accepted`"+` (the default) messages are acknowledged once Concur
+answers 202. With `+"`await: final`"+` the output polls the request's status
+until SUCCESS, PARTIAL or ERROR and fails exactly the messages whose records
+Concur rejected, with Concur's error text; a 412 is then acknowledged without
+per-record results, since the earlier request's id is unknown. Route failed
+messages with a `+"`fallback`"+` or `+"`switch`"+` output to keep them.
+
+### Rate limits and retries
+
+Each write endpoint is documented as callable once per second; the output keeps
+one token bucket per endpoint, company and ERP, shared by all batches in
+flight, at `+"`"+acctFieldRateLimit+"`"+` requests per second. A 429 (or Concur's
+400 rate-limit answer), a 5xx or a connection failure is retried with
+exponential back-off and full jitter, never sooner than the answer's
+`+"`retry-after`"+`, within `+"`"+acctFieldMaxRetries+"`"+` and the back-off's
+`+"`max_elapsed_time`"+`; when the budget is spent the messages fail so that the
+input redelivers them (the repeat is safe thanks to the idempotency key). Any
+other 4xx is not retried: the messages of that request fail with Concur's
+error text. Once a request of a group fails that way, later requests of the
+same group in the batch are not sent, so that records never overtake each other.
+
+### Metrics
+
+`+"`concur_accounting_records`"+` (labels object, status: accepted, applied,
+failed, invalid), `+"`concur_accounting_requests`"+` (labels object, status: the
+HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
+`+"`concur_accounting_request_latency_ns`"+`, `+"`concur_accounting_rate_limit_wait_ns`"+`,
+`+"`concur_accounting_already_applied`"+` (412 answers), plus the auth metrics
+`+"`concur_token_refreshes`"+` and `+"`concur_refresh_token_expiry_seconds`"+` (label
+company). Logs carry the request id and the correlation id.
+
+`+service.OutputPerformanceDocs(true, true)).
+		Fields(
+			service.NewInterpolatedStringField(acctFieldCompanyID).
+				Description("The company UUID the records belong to; messages of several companies may share a batch.").
+				Example("09ac834c-46d6-49ff-9653-551d69072d56").
+				Example(`${! meta("concur_company_id") }`),
+			service.NewInterpolatedStringField(acctFieldERPID).
+				Description("The ERP integration UUID (erpId) of the company that the records are written to.").
+				Example("2fcffbce-a381-4169-a954-c0395eefd6f6").
+				Example(`${! meta("erp_id") }`),
+			service.NewInterpolatedStringField(acctFieldObject).
+				Description("The object the records are: `accounts`, `vendors`, `lists` or `tax_data` (`taxData` is accepted too).").
+				Example("accounts").
+				Example(`${! meta("object") }`),
+			authFieldSpec(),
+			service.NewFloatField(acctFieldRateLimit).
+				Description("Write requests per second per endpoint, company and ERP. The API documents one per second; lower it to leave room for other clients of the same company.").
+				Default(concurapi.DefaultRate).
+				Example(0.5).
+				Advanced(),
+			service.NewOutputMaxInFlightField().Default(8),
+			service.NewBatchPolicyField(acctFieldBatching).
+				Description("Batching policy. The default fills requests: flush at 3,900,000 bytes of records or after one second, whichever comes first.").
+				Default(map[string]any{"count": 0, "byte_size": acctDefaultBatchBytes, "period": "1s", "check": "", "processors": []any{}}),
+			service.NewStringEnumField(acctFieldAwait, acctAwaitAccepted, acctAwaitFinal).
+				Description("When a message is acknowledged: `accepted` once Concur answers 202, `final` once the request's processing finished, failing exactly the records Concur rejected.").
+				Default(acctAwaitAccepted).
+				Example(acctAwaitFinal),
+			service.NewDurationField(acctFieldPollInterval).
+				Description("How often the request status is polled while awaiting a final status.").
+				Default("1s").
+				Example("250ms").
+				Advanced(),
+			service.NewDurationField(acctFieldAwaitTimeout).
+				Description("How long to wait for a final status before failing the messages (they are then redelivered; the repeat is answered 412).").
+				Default("5m").
+				Example("30m").
+				Advanced(),
+			service.NewStringEnumField(acctFieldTaxDataMode, acctTaxAdd, acctTaxReplace).
+				Description("For `tax_data`: `add` POSTs every request; `replace` makes the run's first request a PUT replacing all cached tax data, and sends nothing more until it finished.").
+				Default(acctTaxAdd).
+				Example(acctTaxReplace),
+			service.NewBoolField(acctFieldFullSync).
+				Description("Make the run's first request for each company, ERP and object carry `deleteAll: true` (a PUT for tax data), and send nothing more for that object until it finished: the stream then holds the complete data set.").
+				Default(false).
+				Example(true),
+			service.NewIntField(acctFieldMaxRetries).
+				Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
+				Default(10).
+				Example(3).
+				Advanced(),
+			service.NewBackOffField(acctFieldBackoff, false, nil).
+				Advanced(),
+		).
+		Example("Full account sync from an NDJSON export", "Replaces the accounts cached in Concur with the file's, one record per line.", `
+input:
+  file:
+    paths: [ ./exports/accounts.ndjson ]
+    scanner:
+      lines: {}
+output:
+  concur_accounting:
+    company_id: 09ac834c-46d6-49ff-9653-551d69072d56
+    erp_id: 2fcffbce-a381-4169-a954-c0395eefd6f6
+    object: accounts
+    full_sync: true
+    await: final
+    auth:
+      client_id: ${CONCUR_CLIENT_ID}
+      client_secret: ${CONCUR_CLIENT_SECRET}
+      request_token: ${CONCUR_REQUEST_TOKEN}
+`).
+		Example("Vendors of many companies from Kafka", "Company and ERP come from record metadata; deletes are flagged by the producer.", `
+input:
+  kafka_go:
+    addresses: [ localhost:9092 ]
+    topics: [ erp.vendors ]
+    consumer_group: concurflow
+pipeline:
+  processors:
+    - mapping: |
+        meta concur_delete = if this.deleted == true { "true" }
+        root = this.without("deleted")
+output:
+  concur_accounting:
+    company_id: ${! meta("kafka_key").split("/").index(0) }
+    erp_id: ${! meta("kafka_key").split("/").index(1) }
+    object: vendors
+    auth:
+      client_id: ${CONCUR_CLIENT_ID}
+      client_secret: ${CONCUR_CLIENT_SECRET}
+      token_store: /var/lib/concurflow/tokens
+`)
+}
+
+func init() {
+	err := service.RegisterBatchOutput("concur_accounting", accountingOutputSpec(),
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			out, err := newAccountingOutput(conf, mgr)
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			policy, err := conf.FieldBatchPolicy(acctFieldBatching)
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			maxInFlight, err := conf.FieldMaxInFlight()
+			if err != nil {
+				return nil, service.BatchPolicy{}, 0, err
+			}
+			return out, policy, maxInFlight, nil
+		})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// acctMetrics are the output's metrics.
+type acctMetrics struct {
+	records        *service.MetricCounter // object, status
+	requests       *service.MetricCounter // object, status
+	bytesSent      *service.MetricCounter // object
+	latency        *service.MetricTimer   // object
+	rateLimitWait  *service.MetricTimer   // object
+	alreadyApplied *service.MetricCounter // object
+}
+
+func newAcctMetrics(m *service.Metrics) acctMetrics {
+	return acctMetrics{
+		records:        m.NewCounter("concur_accounting_records", "object", "status"),
+		requests:       m.NewCounter("concur_accounting_requests", "object", "status"),
+		bytesSent:      m.NewCounter("concur_accounting_bytes_sent", "object"),
+		latency:        m.NewTimer("concur_accounting_request_latency_ns", "object"),
+		rateLimitWait:  m.NewTimer("concur_accounting_rate_limit_wait_ns", "object"),
+		alreadyApplied: m.NewCounter("concur_accounting_already_applied", "object"),
+	}
+}
+
+// acctRetry is the retry budget of one request.
+type acctRetry struct {
+	maxRetries int
+	initial    time.Duration
+	maxDelay   time.Duration
+	maxElapsed time.Duration
+}
+
+// delay returns the back-off before retry n (1-based): full jitter over an
+// exponentially growing cap, never less than retryAfter.
+func (r acctRetry) delay(n int, retryAfter time.Duration) time.Duration {
+	ceiling := r.initial
+	for i := 1; i < n && ceiling < r.maxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, r.maxDelay)
+	d := ceiling/2 + rand.N(ceiling/2+1)
+	return max(d, retryAfter)
+}
+
+// accountingOutput is the concur_accounting output.
+type accountingOutput struct {
+	companyID *service.InterpolatedString
+	erpID     *service.InterpolatedString
+	object    *service.InterpolatedString
+
+	auth         *authClients
+	limiter      *concurapi.RateLimiter
+	await        string
+	pollInterval time.Duration
+	awaitTimeout time.Duration
+	taxReplace   bool
+	fullSync     bool
+	retry        acctRetry
+
+	log     *service.Logger
+	metrics acctMetrics
+
+	gatesMu sync.Mutex
+	gates   map[acctGroupKey]*acctGate
+}
+
+func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*accountingOutput, error) {
+	o := &accountingOutput{
+		log:     mgr.Logger(),
+		metrics: newAcctMetrics(mgr.Metrics()),
+		gates:   map[acctGroupKey]*acctGate{},
+	}
+	var err error
+	if o.companyID, err = conf.FieldInterpolatedString(acctFieldCompanyID); err != nil {
+		return nil, err
+	}
+	if o.erpID, err = conf.FieldInterpolatedString(acctFieldERPID); err != nil {
+		return nil, err
+	}
+	if o.object, err = conf.FieldInterpolatedString(acctFieldObject); err != nil {
+		return nil, err
+	}
+	if obj, static := o.object.Static(); static {
+		if _, err := concurapi.ParseObject(obj); err != nil {
+			return nil, fmt.Errorf("field %s: %w", acctFieldObject, err)
+		}
+	}
+	rate, err := conf.FieldFloat(acctFieldRateLimit)
+	if err != nil {
+		return nil, err
+	}
+	if rate <= 0 {
+		return nil, fmt.Errorf("field %s: must be above 0, got %v", acctFieldRateLimit, rate)
+	}
+	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: rate, Burst: 1})
+	if o.await, err = conf.FieldString(acctFieldAwait); err != nil {
+		return nil, err
+	}
+	if o.pollInterval, err = conf.FieldDuration(acctFieldPollInterval); err != nil {
+		return nil, err
+	}
+	if o.awaitTimeout, err = conf.FieldDuration(acctFieldAwaitTimeout); err != nil {
+		return nil, err
+	}
+	mode, err := conf.FieldString(acctFieldTaxDataMode)
+	if err != nil {
+		return nil, err
+	}
+	o.taxReplace = mode == acctTaxReplace
+	if o.fullSync, err = conf.FieldBool(acctFieldFullSync); err != nil {
+		return nil, err
+	}
+	if o.retry.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
+		return nil, err
+	}
+	bo, err := conf.FieldBackOff(acctFieldBackoff)
+	if err != nil {
+		return nil, err
+	}
+	o.retry.initial, o.retry.maxDelay, o.retry.maxElapsed = bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime
+	if o.retry.initial <= 0 || o.retry.maxDelay < o.retry.initial {
+		return nil, fmt.Errorf("field %s: initial_interval must be above 0 and at most max_interval", acctFieldBackoff)
+	}
+	if o.retry.maxRetries <= 0 && o.retry.maxElapsed <= 0 {
+		return nil, fmt.Errorf("fields %s and %s.max_elapsed_time: at least one must bound the retries", acctFieldMaxRetries, acctFieldBackoff)
+	}
+	if o.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Connect implements service.BatchOutput. Clients are created lazily per
+// company, so there is nothing to connect.
+func (o *accountingOutput) Connect(ctx context.Context) error { return nil }
+
+// Close implements service.BatchOutput. No goroutine outlives WriteBatch.
+func (o *accountingOutput) Close(ctx context.Context) error {
+	o.auth.Close()
+	return nil
+}
+
+// acctGroupKey identifies the requests a group of records goes into.
+type acctGroupKey struct {
+	companyID string
+	erpID     string
+	object    concurapi.Object
+}
+
+// acctGroup is the messages of a batch going to one company, ERP and object.
+type acctGroup struct {
+	key     acctGroupKey
+	indexes []int // positions in the batch, in input order
+}
+
+// acctFailures collects per-message failures of one WriteBatch; safe for
+// concurrent use by the group goroutines.
+type acctFailures struct {
+	mu    sync.Mutex
+	batch service.MessageBatch
+	err   *service.BatchError
+}
+
+func (f *acctFailures) fail(i int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = service.NewBatchError(f.batch, fmt.Errorf("writing to Concur: %w", err))
+	}
+	f.err.Failed(i, err)
+}
+
+// WriteBatch implements service.BatchOutput.
+func (o *accountingOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	fails := &acctFailures{batch: batch}
+	groups := o.groupBatch(batch, fails)
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.writeGroup(ctx, batch, g, fails)
+		}()
+	}
+	wg.Wait()
+	if fails.err != nil {
+		return fails.err
+	}
+	return nil
+}
+
+// groupBatch splits a batch by company, ERP and object, in order of first
+// appearance, failing messages whose fields do not resolve.
+func (o *accountingOutput) groupBatch(batch service.MessageBatch, fails *acctFailures) []*acctGroup {
+	byKey := map[acctGroupKey]*acctGroup{}
+	var groups []*acctGroup
+	for i := range batch {
+		var key acctGroupKey
+		var err error
+		if key.companyID, err = batch.TryInterpolatedString(i, o.companyID); err == nil && key.companyID == "" {
+			err = errors.New("empty company id")
+		}
+		if err != nil {
+			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldCompanyID, err))
+			continue
+		}
+		if key.erpID, err = batch.TryInterpolatedString(i, o.erpID); err == nil && key.erpID == "" {
+			err = errors.New("empty erp id")
+		}
+		if err != nil {
+			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldERPID, err))
+			continue
+		}
+		obj, err := batch.TryInterpolatedString(i, o.object)
+		if err == nil {
+			key.object, err = concurapi.ParseObject(obj)
+		}
+		if err != nil {
+			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldObject, err))
+			continue
+		}
+		g, ok := byKey[key]
+		if !ok {
+			g = &acctGroup{key: key}
+			byKey[key] = g
+			groups = append(groups, g)
+		}
+		g.indexes = append(g.indexes, i)
+	}
+	return groups
+}
+
+// acctGate holds back the requests of a company, ERP and object while the
+// run's first request (deleteAll or PUT) is being processed.
+type acctGate struct {
+	mu   sync.Mutex
+	done bool
+	busy chan struct{} // non-nil while the first request is in flight
+}
+
+// claim reports whether the caller must send the first request. It waits
+// while another caller's first request is in flight.
+func (g *acctGate) claim(ctx context.Context) (first bool, err error) {
+	for {
+		g.mu.Lock()
+		if g.done {
+			g.mu.Unlock()
+			return false, nil
+		}
+		if g.busy == nil {
+			g.busy = make(chan struct{})
+			g.mu.Unlock()
+			return true, nil
+		}
+		busy := g.busy
+		g.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// release ends the first request: done when it reached a final status,
+// otherwise the next claim sends a first request again.
+func (g *acctGate) release(done bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done = done
+	close(g.busy)
+	g.busy = nil
+}
+
+func (o *accountingOutput) gate(key acctGroupKey) *acctGate {
+	o.gatesMu.Lock()
+	defer o.gatesMu.Unlock()
+	g, ok := o.gates[key]
+	if !ok {
+		g = &acctGate{}
+		o.gates[key] = g
+	}
+	return g
+}
+
+// writeGroup packs and sends the records of one group.
+func (o *accountingOutput) writeGroup(ctx context.Context, batch service.MessageBatch, g *acctGroup, fails *acctFailures) {
+	obj := g.key.object
+	objLabel := string(obj)
+	packer := concurapi.PackerFor(string(obj))
+	inputs := make([]concurapi.PackInput, len(g.indexes))
+	unreadable := map[int]bool{}
+	for j, i := range g.indexes {
+		raw, err := batch[i].AsBytes()
+		if err != nil {
+			fails.fail(i, fmt.Errorf("reading message: %w", err))
+			unreadable[j] = true
+			continue
+		}
+		del, _ := batch[i].MetaGet(acctMetaDelete)
+		inputs[j] = concurapi.PackInput{Raw: raw, Delete: del == "true"}
+	}
+
+	failGroup := func(from int, bodies []concurapi.Body, err error) {
+		for _, b := range bodies[from:] {
+			for _, j := range b.Indexes {
+				fails.fail(g.indexes[j], err)
+			}
+			o.metrics.records.Incr(int64(len(b.Indexes)), objLabel, "failed")
+		}
+	}
+
+	client, err := o.auth.Client(ctx, g.key.companyID)
+	if err != nil {
+		for _, i := range g.indexes {
+			fails.fail(i, err)
+		}
+		return
+	}
+
+	gated := o.fullSync || (obj == concurapi.ObjectTaxData && o.taxReplace)
+	var gate *acctGate
+	first := false
+	if gated {
+		gate = o.gate(g.key)
+		if first, err = gate.claim(ctx); err != nil {
+			for _, i := range g.indexes {
+				fails.fail(i, err)
+			}
+			return
+		}
+	}
+	deleteAll := first && obj.Patchable()
+	bodies, errs := packer.Pack(inputs, deleteAll)
+	for _, e := range errs {
+		if unreadable[e.Index] {
+			continue // already failed
+		}
+		fails.fail(g.indexes[e.Index], fmt.Errorf("%s record rejected before sending: %w", obj, e.Err))
+		o.metrics.records.Incr(1, objLabel, "invalid")
+	}
+	if first && len(bodies) == 0 {
+		gate.release(false)
+	}
+
+	for b := range bodies {
+		body := &bodies[b]
+		isFirst := first && b == 0
+		method := acctMethod(obj, isFirst)
+		res, err := o.send(ctx, client, g.key, method, body.Bytes)
+		if err == nil {
+			o.metrics.records.Incr(int64(len(body.Indexes)), objLabel, "accepted")
+		}
+		if err == nil && (o.await == acctAwaitFinal || isFirst) && res.status != nil {
+			err = o.awaitFinal(ctx, client, g.key, body, inputs, res.status, func(j int, err error) {
+				fails.fail(g.indexes[j], err)
+			})
+		}
+		if isFirst {
+			gate.release(err == nil)
+		}
+		if err != nil {
+			// Later bodies are not sent: their records must not overtake
+			// these ones when the input redelivers.
+			failGroup(b, bodies, err)
+			return
+		}
+	}
+}
+
+// acctMethod names the request kind used for logs and to pick the call.
+func acctMethod(obj concurapi.Object, first bool) string {
+	switch {
+	case obj.Patchable():
+		return "PATCH"
+	case first:
+		return "PUT"
+	default:
+		return "POST"
+	}
+}
+
+// acctSent is the outcome of one successful send.
+type acctSent struct {
+	status         *concurapi.RequestStatus // nil when already applied (412)
+	alreadyApplied bool
+}
+
+// send writes one body, waiting for the rate limiter and retrying within the
+// budget. A nil error means Concur accepted the body (202) or had already
+// accepted it (412).
+func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, key acctGroupKey, method string, body []byte) (acctSent, error) {
+	objLabel := string(key.object)
+	rk := concurapi.RateKey{Endpoint: string(key.object), CompanyID: key.companyID, ERPID: key.erpID}
+	idemKey := concurapi.IdempotencyKey(key.companyID, key.erpID, method+" "+string(key.object), body)
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		waited, err := o.limiter.Wait(ctx, rk)
+		if err != nil {
+			return acctSent{}, fmt.Errorf("waiting for the %s rate limit of company %s: %w", key.object, key.companyID, err)
+		}
+		o.metrics.rateLimitWait.Timing(waited.Nanoseconds(), objLabel)
+		t0 := time.Now()
+		var st *concurapi.RequestStatus
+		switch method {
+		case "PUT":
+			st, err = client.ReplaceTaxData(ctx, key.erpID, body, idemKey)
+		case "POST":
+			st, err = client.AddTaxData(ctx, key.erpID, body, idemKey)
+		default:
+			st, err = client.Patch(ctx, key.erpID, key.object, body, idemKey)
+		}
+		o.metrics.latency.Timing(time.Since(t0).Nanoseconds(), objLabel)
+		o.metrics.bytesSent.Incr(int64(len(body)), objLabel)
+		o.metrics.requests.Incr(1, objLabel, acctStatusLabel(err))
+		switch {
+		case err == nil:
+			o.log.With("requestId", st.RequestID, "correlationId", st.CorrelationID, "object", objLabel, "companyId", key.companyID).
+				Debugf("Concur accepted %s of %d bytes", method, len(body))
+			return acctSent{status: st}, nil
+		case errors.Is(err, concurapi.ErrAlreadyAccepted):
+			o.metrics.alreadyApplied.Incr(1, objLabel)
+			o.log.With("ifNoneMatch", idemKey, "correlationId", acctCorrelation(err), "object", objLabel, "companyId", key.companyID).
+				Infof("Concur already accepted this %s request (412); counting it as applied", method)
+			return acctSent{alreadyApplied: true}, nil
+		case !concurapi.IsRetryable(err):
+			return acctSent{}, fmt.Errorf("%s %s for company %s, erp %s (not retried): %w", method, key.object, key.companyID, key.erpID, err)
+		}
+		retryAfter := concurapi.RetryAfter(err)
+		d := o.retry.delay(attempt+1, retryAfter)
+		if errors.Is(err, concurapi.ErrRateLimited) {
+			// Every writer of this bucket backs off, not only this one.
+			o.limiter.Hold(rk, d)
+		}
+		spent := o.retry.maxRetries > 0 && attempt+1 > o.retry.maxRetries
+		if o.retry.maxElapsed > 0 && time.Since(start)+d > o.retry.maxElapsed {
+			spent = true
+		}
+		if spent {
+			return acctSent{}, fmt.Errorf("%s %s for company %s, erp %s: retry budget spent after %d attempts: %w", method, key.object, key.companyID, key.erpID, attempt+1, err)
+		}
+		o.log.With("correlationId", acctCorrelation(err), "object", objLabel, "companyId", key.companyID).
+			Warnf("Retrying %s in %v: %v", method, d, err)
+		if !errors.Is(err, concurapi.ErrRateLimited) {
+			if err := acctSleep(ctx, d); err != nil {
+				return acctSent{}, fmt.Errorf("%s %s for company %s: %w", method, key.object, key.companyID, err)
+			}
+		}
+		// A rate-limited retry waits in the limiter, behind the hold.
+	}
+}
+
+func acctStatusLabel(err error) string {
+	if err == nil {
+		return "202"
+	}
+	var apiErr *concurapi.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Sprint(apiErr.StatusCode)
+	}
+	return "error"
+}
+
+func acctCorrelation(err error) string {
+	var apiErr *concurapi.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.CorrelationID
+	}
+	return ""
+}
+
+func acctSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// awaitFinal polls the request until its status is final and fails, through
+// failRecord (given the record's index in inputs), exactly the records that
+// Concur reports as failed. It returns an error only when the final status
+// could not be learnt; then every record of the body should fail.
+func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Client, key acctGroupKey, body *concurapi.Body,
+	inputs []concurapi.PackInput, st *concurapi.RequestStatus, failRecord func(j int, err error),
+) error {
+	objLabel := string(key.object)
+	ctx, cancel := context.WithTimeout(ctx, o.awaitTimeout)
+	defer cancel()
+	for !st.Status.Final() {
+		if err := acctSleep(ctx, o.pollInterval); err != nil {
+			return fmt.Errorf("awaiting request %s of company %s: %w", st.RequestID, key.companyID, err)
+		}
+		next, err := client.RequestStatus(ctx, key.erpID, st.RequestID)
+		if err != nil {
+			if concurapi.IsRetryable(err) {
+				continue
+			}
+			return fmt.Errorf("awaiting request %s: %w", st.RequestID, err)
+		}
+		next.RequestID = st.RequestID
+		st = next
+	}
+	log := o.log.With("requestId", st.RequestID, "correlationId", st.CorrelationID, "object", objLabel, "companyId", key.companyID)
+	if st.Status == concurapi.StatusSuccess {
+		o.metrics.records.Incr(int64(len(body.Indexes)), objLabel, "applied")
+		log.Debugf("Request finished: %s", st.Status)
+		return nil
+	}
+
+	// Map failed records back to messages by their key.
+	packer := concurapi.PackerFor(string(key.object))
+	byKey := map[string][]int{}
+	for _, j := range body.Indexes {
+		if k, _, err := packer.Key(inputs[j].Raw); err == nil {
+			byKey[k] = append(byKey[k], j)
+		}
+	}
+	failed := map[int][]string{}
+	var unmatched []string
+	for pe, err := range client.RequestErrors(ctx, key.erpID, st.RequestID) {
+		if err != nil {
+			return fmt.Errorf("reading errors of request %s (status %s): %w", st.RequestID, st.Status, err)
+		}
+		text := acctProcessingErrorText(pe)
+		k, _, kerr := packer.Key([]byte(pe.RawValues))
+		js, ok := byKey[k]
+		if kerr != nil || !ok {
+			unmatched = append(unmatched, text)
+			continue
+		}
+		for _, j := range js {
+			failed[j] = append(failed[j], text)
+		}
+	}
+	if len(unmatched) > 0 || (len(failed) == 0 && st.Status == concurapi.StatusError) {
+		// Errors that name no record of ours: fail the whole body rather
+		// than acknowledge records that may not have been applied.
+		msg := strings.Join(unmatched, "; ")
+		if msg == "" {
+			msg = "no record errors reported"
+		}
+		log.Errorf("Request finished %s: %s", st.Status, msg)
+		for _, j := range body.Indexes {
+			failed[j] = append(failed[j], msg)
+		}
+	}
+	nFailed := 0
+	for _, j := range body.Indexes {
+		texts, ok := failed[j]
+		if !ok {
+			continue
+		}
+		nFailed++
+		failRecord(j, fmt.Errorf("concur rejected %s record (request %s, status %s): %s", key.object, st.RequestID, st.Status, strings.Join(texts, "; ")))
+	}
+	o.metrics.records.Incr(int64(nFailed), objLabel, "failed")
+	o.metrics.records.Incr(int64(len(body.Indexes)-nFailed), objLabel, "applied")
+	log.Infof("Request finished %s: %d of %d records failed", st.Status, nFailed, len(body.Indexes))
+	return nil
+}
+
+// acctProcessingErrorText formats Concur's error for one record.
+func acctProcessingErrorText(pe concurapi.ProcessingError) string {
+	var b strings.Builder
+	b.WriteString(pe.ErrorCode)
+	if pe.ErrorMessage != "" {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+		b.WriteString(pe.ErrorMessage)
+	}
+	for _, v := range pe.ValidationErrors {
+		b.WriteString("; ")
+		b.WriteString(v.Error())
+	}
+	return b.String()
+}
