@@ -14,15 +14,15 @@ import (
 
 // Field names of the auth group shared by every Concur component.
 const (
-	authField              = "auth"
-	authFieldClientID      = "client_id"
-	authFieldClientSecret  = "client_secret"
-	authFieldRequestToken  = "request_token"
-	authFieldCompanies     = "companies"
-	authFieldRefreshToken  = "refresh_token"
-	authFieldTokenStore    = "token_store"
-	authFieldURL           = "url"
-	authFieldTimeout       = "timeout"
+	authField             = "auth"
+	authFieldClientID     = "client_id"
+	authFieldClientSecret = "client_secret"
+	authFieldRequestToken = "request_token"
+	authFieldCompanies    = "companies"
+	authFieldRefreshToken = "refresh_token"
+	authFieldTokenStore   = "token_store"
+	authFieldURL          = "url"
+	authFieldTimeout      = "timeout"
 )
 
 // authDefaultURL is the North America data centre, where the Accounting

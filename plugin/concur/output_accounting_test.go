@@ -89,7 +89,7 @@ type acctStream struct {
 	done   chan error
 	runCtx context.Context // cancelled when Run returns
 	runErr error           // set before runCtx is cancelled
-	failed string // path of the fallback file, "" without fallback
+	failed string          // path of the fallback file, "" without fallback
 }
 
 // start runs a stream writing to the output; with withFallback, messages the
