@@ -589,8 +589,17 @@ func TestAuthErrorsNeverLeakSecrets(t *testing.T) {
 	cfg := testSourceConfig(auth, NewMemoryStore(), newTestClock())
 	cfg.RequestToken = ""
 	_, err := mustSource(t, cfg).TokenContext(context.Background())
-	if !errors.Is(err, ErrNoCredentials) {
+	if !errors.Is(err, ErrNoCredentials) || IsRetryable(err) {
 		t.Errorf("no credentials: %v", err)
+	}
+	// Through the transport (an *url.Error around it) it stays not retryable.
+	c, err := NewClient(ClientConfig{CompanyID: testCompany, TokenSource: mustSource(t, cfg), BaseURL: auth.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Patch(context.Background(), testERP, ObjectAccounts, []byte(`{}`), "")
+	if !errors.Is(err, ErrNoCredentials) || IsRetryable(err) {
+		t.Errorf("no credentials via the client: %v (retryable %v)", err, IsRetryable(err))
 	}
 	record("no credentials", err)
 

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,63 +242,22 @@ func TestReadsFollowNextLinks(t *testing.T) {
 	c := newTestClient(t, api.URL)
 	ctx := context.Background()
 
-	collect := func(name string, seq func(func(string, error) bool)) {
+	check := func(name string, ids []string) {
 		t.Helper()
-		var ids []string
-		for id, err := range seq {
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			ids = append(ids, id)
-		}
-		if strings.Join(ids, ",") != "1,2,3,4" && strings.Join(ids, ",") != "C1,C2,C3,C4" {
+		if got := strings.Join(ids, ","); got != "1,2,3,4" && got != "C1,C2,C3,C4" {
 			t.Errorf("%s: got %v", name, ids)
 		}
 	}
-	collect("accounts", func(y func(string, error) bool) {
-		for a, err := range c.Accounts(ctx, testERP) {
-			if !y(a.ID, err) {
-				return
-			}
-		}
-	})
-	collect("vendors", func(y func(string, error) bool) {
-		for v, err := range c.Vendors(ctx, testERP) {
-			if !y(v.ID, err) {
-				return
-			}
-		}
-	})
-	collect("lists", func(y func(string, error) bool) {
-		for l, err := range c.Lists(ctx, testERP) {
-			if !y(l.ID, err) {
-				return
-			}
-		}
-	})
-	collect("taxData", func(y func(string, error) bool) {
-		for d, err := range c.TaxData(ctx, testERP) {
-			if !y(d.CountryCode, err) {
-				return
-			}
-		}
-	})
-	collect("errors", func(y func(string, error) bool) {
-		for pe, err := range c.RequestErrors(ctx, testERP, testRequest) {
-			if !y(pe.ID(), err) {
-				return
-			}
-		}
-	})
-	collect("raw", func(y func(string, error) bool) {
-		for raw, err := range c.RawRecords(ctx, testERP, ObjectLists) {
-			var rec struct{ ID string }
-			_ = json.Unmarshal(raw, &rec)
-			if !y(rec.ID, err) {
-				return
-			}
-		}
-	})
+	check("accounts", keys(t, c.Accounts(ctx, testERP), func(a Account) string { return a.ID }))
+	check("vendors", keys(t, c.Vendors(ctx, testERP), func(v Vendor) string { return v.ID }))
+	check("lists", keys(t, c.Lists(ctx, testERP), func(l ListName) string { return l.ID }))
+	check("taxData", keys(t, c.TaxData(ctx, testERP), func(d TaxData) string { return d.CountryCode }))
+	check("errors", keys(t, c.RequestErrors(ctx, testERP, testRequest), ProcessingError.ID))
+	check("raw", keys(t, c.RawRecords(ctx, testERP, ObjectLists), func(raw json.RawMessage) string {
+		var rec struct{ ID string }
+		_ = json.Unmarshal(raw, &rec)
+		return rec.ID
+	}))
 
 	// Stopping early sends no further request.
 	before := len(api.requests())
@@ -332,6 +295,20 @@ func TestPaginationRefusesLoopsAndForeignHosts(t *testing.T) {
 			t.Errorf("followed a foreign href: %+v", r)
 		}
 	}
+}
+
+// keys drains seq, failing the test on an error, and returns key of every
+// record.
+func keys[T any](t *testing.T, seq iter.Seq2[T, error], key func(T) string) []string {
+	t.Helper()
+	var out []string
+	for rec, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, key(rec))
+	}
+	return out
 }
 
 func lastErr[T any](seq func(func(T, error) bool)) error {
@@ -476,6 +453,10 @@ func TestConnectionErrorsAreRetryable(t *testing.T) {
 	_, err = c.Patch(ctx, testERP, ObjectAccounts, []byte(`{}`), "")
 	if err == nil || IsRetryable(err) {
 		t.Errorf("cancelled context: %v, retryable %v", err, IsRetryable(err))
+	}
+	if IsRetryable(&url.Error{Op: "Patch", URL: "u", Err: fmt.Errorf("refreshing: %w", ErrNoCredentials)}) ||
+		!IsRetryable(&url.Error{Op: "Patch", URL: "u", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}) {
+		t.Error("an *url.Error must be judged by its cause")
 	}
 	if IsRetryable(nil) || IsRetryable(errors.New("other")) {
 		t.Error("plain errors are not retryable")

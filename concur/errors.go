@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,6 +157,12 @@ func IsRetryable(err error) bool {
 	var authErr *AuthError
 	if errors.As(err, &authErr) {
 		return authErr.StatusCode >= 500
+	}
+	// *url.Error (every http.Client failure) implements net.Error whatever
+	// its cause: judge the cause.
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err != nil && IsRetryable(urlErr.Err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
