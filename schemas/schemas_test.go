@@ -19,23 +19,9 @@ import (
 // refDir is where CI keeps the reference pages: ../shared beside the repo.
 const refDir = "../../shared/reference/concur"
 
-func newValidator(t testing.TB, name string) *schematest.Validator {
-	t.Helper()
-	v, err := schematest.New(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := v.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	return v
-}
-
 func validateAll(t *testing.T, name string, docs [][]byte) []error {
 	t.Helper()
-	errs, err := newValidator(t, name).Validate(t.Context(), docs...)
+	errs, err := schematest.NewT(t, name).Validate(t.Context(), docs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +48,7 @@ func TestEverySchemaIsEmbeddedAndLoads(t *testing.T) {
 		if doc["$schema"] != "http://json-schema.org/draft-07/schema#" {
 			t.Errorf("%s: $schema is %v, want draft-07", name, doc["$schema"])
 		}
-		newValidator(t, name)
+		schematest.NewT(t, name)
 	}
 	if _, err := schemas.Schema("nope.json"); err == nil || !strings.Contains(err.Error(), "nope.json") {
 		t.Errorf("unknown schema: got %v, want an error naming it", err)
@@ -472,7 +458,7 @@ catch:
 }
 
 func BenchmarkValidateVendor(b *testing.B) {
-	v := newValidator(b, schemas.Vendor)
+	v := schematest.NewT(b, schemas.Vendor)
 	docs := make([][]byte, 100)
 	for i := range docs {
 		if i%3 == 0 {

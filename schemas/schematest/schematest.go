@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -28,7 +29,7 @@ type Validator struct {
 
 // New builds a Validator for the named schema (one of the schemas name
 // constants), passing the schema text inline as the json_schema `schema`
-// field.
+// field, as a component embedding the schemas would.
 func New(name string) (*Validator, error) {
 	text, err := schemas.Schema(name)
 	if err != nil {
@@ -37,10 +38,20 @@ func New(name string) (*Validator, error) {
 	return newValidator(name, map[string]any{"schema": string(text)})
 }
 
-// NewFromPath builds a Validator whose json_schema processor loads the
-// schema itself from schemaPath (a file:// URL), as the README snippets do.
-func NewFromPath(schemaPath string) (*Validator, error) {
-	return newValidator(schemaPath, map[string]any{"schema_path": schemaPath})
+// NewT is New for tests: it fails tb on error and closes the Validator
+// when the test ends.
+func NewT(tb testing.TB, name string) *Validator {
+	tb.Helper()
+	v, err := New(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := v.Close(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
+	return v
 }
 
 func newValidator(name string, conf map[string]any) (*Validator, error) {

@@ -180,16 +180,6 @@ func TestDatasetIsRealistic(t *testing.T) {
 	}
 }
 
-func newValidator(t *testing.T, name string) *schematest.Validator {
-	t.Helper()
-	v, err := schematest.New(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close(context.Background()) })
-	return v
-}
-
 // taxBody wraps one tax data record into the whole-body shape the tax data
 // schema validates.
 func taxBody(t *testing.T, rec []byte) []byte {
@@ -219,7 +209,7 @@ func validateFile(t *testing.T, fs fileSchema, body []byte) ([][]byte, []error) 
 			in[i] = fs.wrap(t, d)
 		}
 	}
-	errs, err := newValidator(t, fs.schema).Validate(t.Context(), in...)
+	errs, err := schematest.NewT(t, fs.schema).Validate(t.Context(), in...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,11 +382,7 @@ func csvInput(t *testing.T, path string) string {
 // (absent values as null), independently of any concurflow code.
 func parquetRows(t *testing.T, path string) [][]byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, err := reader.NewParquetReader(buffer.NewBufferFileFromBytesNoAlloc(b), nil, 1)
+	pr, err := reader.NewParquetReader(buffer.NewBufferFileFromBytesNoAlloc(readFile(t, path)), nil, 1)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -504,7 +490,7 @@ func TestEventSamplesValidate(t *testing.T) {
 	if len(names) != 5 {
 		t.Fatalf("testdata/events holds %v, want one file per event type (5)", names)
 	}
-	envelope := newValidator(t, schemas.EventEnvelope)
+	envelope := schematest.NewT(t, schemas.EventEnvelope)
 	for _, name := range names {
 		typ := strings.TrimSuffix(name, ".json")
 		schema, ok := schemas.ForEventType(typ)
@@ -518,7 +504,7 @@ func TestEventSamplesValidate(t *testing.T) {
 		if err := json.Unmarshal(files[name], &ev); err != nil || ev.EventType != typ {
 			t.Errorf("%s: eventType %q, err %v", name, ev.EventType, err)
 		}
-		for _, v := range []*schematest.Validator{envelope, newValidator(t, schema)} {
+		for _, v := range []*schematest.Validator{envelope, schematest.NewT(t, schema)} {
 			errs, err := v.Validate(t.Context(), files[name])
 			if err != nil {
 				t.Fatal(err)
