@@ -152,11 +152,8 @@ func (s *Server) handleUpdateERP(w http.ResponseWriter, r *http.Request, company
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	e, ok := s.state.companies[companyID].erps[erpID]
-	if !ok { // unregistered since withERP looked
-		s.mu.Unlock()
-		s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
+	e := s.lockedERP(w, r, companyID, erpID)
+	if e == nil {
 		return
 	}
 	// What the update carries replaces the whole list; what it leaves out

@@ -90,14 +90,11 @@ func nullIfEmpty(m json.RawMessage) json.RawMessage {
 // handleMappings serves GET …/mappings from the sandbox's state: one
 // DEFAULT file, as the Schema page says only one is supported.
 func (s *Server) handleMappings(w http.ResponseWriter, r *http.Request, companyID, erpID string) {
-	s.mu.Lock()
-	c := s.state.companies[companyID]
-	e, ok := c.erps[erpID]
-	if !ok {
-		s.mu.Unlock()
-		s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
+	e := s.lockedERP(w, r, companyID, erpID)
+	if e == nil {
 		return
 	}
+	c := s.state.companies[companyID]
 	m := e.mappings
 	resp := mappingsResponse{
 		ErpID:          erpID,

@@ -69,11 +69,8 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 		return
 	}
 
-	s.mu.Lock()
-	e, ok := s.state.companies[companyID].erps[erpID]
-	if !ok {
-		s.mu.Unlock()
-		s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
+	e := s.lockedERP(w, r, companyID, erpID)
+	if e == nil {
 		return
 	}
 	if inm != "" {

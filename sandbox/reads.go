@@ -74,11 +74,8 @@ func (s *Server) handleGetRecords(obj Object) erpHandler {
 		if !ok {
 			return
 		}
-		s.mu.Lock()
-		e, ok := s.state.companies[companyID].erps[erpID]
-		if !ok {
-			s.mu.Unlock()
-			s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered")
+		e := s.lockedERP(w, r, companyID, erpID)
+		if e == nil {
 			return
 		}
 		if obj == ObjectVendor {

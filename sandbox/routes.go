@@ -223,3 +223,18 @@ func (s *Server) RequestLog() []LogEntry {
 	}
 	return append([]LogEntry(nil), out...)
 }
+
+// lockedERP locks s.mu and returns the ERP of an erpHandler, which withERP
+// found but which may have been unregistered since. When it is gone,
+// lockedERP answers 404, leaves s.mu unlocked and returns nil.
+func (s *Server) lockedERP(w http.ResponseWriter, r *http.Request, companyID, erpID string) *erp {
+	s.mu.Lock()
+	if c := s.state.companies[companyID]; c != nil {
+		if e := c.erps[erpID]; e != nil {
+			return e
+		}
+	}
+	s.mu.Unlock()
+	s.writeError(w, r, http.StatusNotFound, codeNotFound, "ERP "+erpID+" is not registered for company "+companyID)
+	return nil
+}

@@ -124,7 +124,10 @@ func (s *Server) Close() {
 		return
 	}
 	s.isClosed = true
+	// Under s.mu, so no handler starts a worker after workers.Wait begins.
+	s.mu.Lock()
 	close(s.stop)
+	s.mu.Unlock()
 	if s.httpSrv != nil {
 		_ = s.httpSrv.Close()
 		<-s.serveErr // always http.ErrServerClosed after Close

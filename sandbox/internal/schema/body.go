@@ -10,10 +10,11 @@ type body struct {
 	c checker
 }
 
-// fields iterates the members of the object at the scanner position, calling
-// fn with the key; fn must consume the member's value (s.value() to read or
-// skip it, or a nested walk).
-func (w *body) fields(fn func(key string)) {
+// read reads the members of the object at the scanner position (src is its
+// source path): each member named in vals is stored there, each member named
+// in walks is handed to its walker (which must consume the value) with the
+// member's source path, and other members are skipped.
+func (w *body) read(src string, vals map[string]*value, walks map[string]func(src string)) {
 	if !w.s.objectStart() {
 		return
 	}
@@ -22,8 +23,26 @@ func (w *body) fields(fn func(key string)) {
 		if !ok {
 			return
 		}
-		fn(string(key))
+		if dst, ok := vals[string(key)]; ok {
+			*dst = w.s.value()
+		} else if walk, ok := walks[string(key)]; ok {
+			walk(join(src, string(key)))
+		} else {
+			w.s.value()
+		}
 	}
+}
+
+// array records what an array member held once walked.
+type array struct {
+	kind kind
+	n    int
+}
+
+// each returns a walker for read that checks an array of objects with check
+// and records the outcome in a.
+func (w *body) each(a *array, check func(src string)) func(src string) {
+	return func(src string) { a.kind, a.n = w.objects(src, check) }
 }
 
 // objects walks the array at the scanner position, calling fn for each
@@ -53,13 +72,13 @@ func (w *body) objects(source string, fn func(src string)) (kind, int) {
 }
 
 // nonEmpty checks a required array member once it has been walked.
-func (w *body) nonEmpty(source string, k kind, n int) {
+func (w *body) nonEmpty(source string, a array) {
 	switch {
-	case k == kindAbsent || k == kindNull:
+	case a.kind == kindAbsent || a.kind == kindNull:
 		w.c.add(source, "required", source+" is required")
-	case k != kindArray:
-		w.c.add(source, "invalid", source+" must be an array, got "+k.String())
-	case n == 0:
+	case a.kind != kindArray:
+		w.c.add(source, "invalid", source+" must be an array, got "+a.kind.String())
+	case a.n == 0:
 		w.c.add(source, "required", source+" must hold at least one entry")
 	}
 }

@@ -82,6 +82,14 @@ func (c *checker) optional(source string, v value) bool {
 	}
 }
 
+// text applies required or optional as the flag says.
+func (c *checker) text(source string, v value, required bool) bool {
+	if required {
+		return c.required(source, v)
+	}
+	return c.optional(source, v)
+}
+
 // optionalBool checks that v, when present and not null, is a boolean.
 func (c *checker) optionalBool(source string, v value) {
 	switch v.kind {

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"encoding/json"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,13 +13,7 @@ import (
 // Accounting Integration pages that carries records, tax data or an
 // ErpPackage passes validation: requests as sent, responses as stored data.
 func TestReferenceExamplesValidate(t *testing.T) {
-	dir, err := refdoc.Dir()
-	if errors.Is(err, refdoc.ErrNotFound) {
-		t.Skipf("skipping: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := refdoc.Require(t)
 	pages, err := filepath.Glob(filepath.Join(dir, "accounting-integration", "*.markdown"))
 	if err != nil {
 		t.Fatal(err)

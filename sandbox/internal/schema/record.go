@@ -165,19 +165,13 @@ func (r *record) checkVendor(c *checker) string {
 	}
 
 	// Members required by one type are optional strings for the other.
-	check := func(source string, v value, req bool) bool {
-		if req {
-			return c.required(source, v)
-		}
-		return c.optional(source, v)
-	}
 	acct, emp := vt == VendorAccounting, vt == VendorEmployee
-	check(fName, r.name, acct)
-	check(fCompanyName, r.companyName, acct)
-	check(fLastName, r.lastName, emp)
-	check(fFirstName, r.firstName, emp)
-	check(fEmployeeID, r.employeeID, emp)
-	if check(fEmail, r.email, emp) && !validEmail(r.email.bytes()) {
+	c.text(fName, r.name, acct)
+	c.text(fCompanyName, r.companyName, acct)
+	c.text(fLastName, r.lastName, emp)
+	c.text(fFirstName, r.firstName, emp)
+	c.text(fEmployeeID, r.employeeID, emp)
+	if c.text(fEmail, r.email, emp) && !validEmail(r.email.bytes()) {
 		c.add(fEmail, "invalid", "email must be an e-mail address (local@domain.tld), got "+quote(r.email.bytes()))
 	}
 	c.optional(fTaxID, r.taxID)

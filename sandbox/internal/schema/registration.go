@@ -1,6 +1,9 @@
 package schema
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // Feature flags (the ErpFeatureFlag enum of the Schema page).
 var featureFlags = []string{
@@ -25,53 +28,46 @@ var configurationFieldTypes = []string{
 // describes them. It returns nil when the body is valid.
 func CheckRegistration(raw []byte, patch bool) []ValidationError {
 	w := body{s: scanner{b: raw}}
-	var partner, erpName, externalID value
-	features, options := kindAbsent, kindAbsent
-	w.fields(func(key string) {
-		switch key {
-		case "partnerAppName":
-			partner = w.s.value()
-		case "erpName":
-			erpName = w.s.value()
-		case "externalErpId":
-			externalID = w.s.value()
-		case "features":
-			features = w.features()
-		case "postingOptions":
-			options = w.postingOptions()
-		default:
-			w.s.value()
-		}
-	})
 	identity := [...]struct {
 		name string
 		v    value
-	}{{"partnerAppName", partner}, {"erpName", erpName}, {"externalErpId", externalID}}
+	}{{name: "partnerAppName"}, {name: "erpName"}, {name: "externalErpId"}}
+	var features, options array
+	w.read("", map[string]*value{
+		identity[0].name: &identity[0].v, identity[1].name: &identity[1].v, identity[2].name: &identity[2].v,
+	}, map[string]func(string){
+		"features":       func(src string) { features.kind = w.features(src) },
+		"postingOptions": w.each(&options, w.postingOption(map[string]bool{}, map[string]bool{})),
+	})
 	for _, f := range identity {
-		if patch {
-			if f.v.kind != kindAbsent && f.v.kind != kindNull {
-				w.c.required(f.name, f.v)
-			}
-			continue
+		// An update may leave them out, but not blank them.
+		if !patch || (f.v.kind != kindAbsent && f.v.kind != kindNull) {
+			w.c.required(f.name, f.v)
 		}
-		w.c.required(f.name, f.v)
 	}
 	for _, m := range [...]struct {
 		name string
-		k    kind
+		a    array
 	}{{"features", features}, {"postingOptions", options}} {
-		if m.k != kindAbsent && m.k != kindNull && m.k != kindArray {
-			w.c.add(m.name, "invalid", m.name+" must be an array, got "+m.k.String())
-		}
+		w.optionalArray(m.name, m.a)
 	}
-	if patch && (features == kindAbsent || features == kindNull) && (options == kindAbsent || options == kindNull) {
+	none := func(a array) bool { return a.kind == kindAbsent || a.kind == kindNull }
+	if patch && none(features) && none(options) {
 		w.c.add("features", "required", "an update must carry the complete features and/or postingOptions lists")
 	}
 	return w.finish()
 }
 
+// optionalArray checks that a walked member, when present and not null, was
+// an array.
+func (w *body) optionalArray(src string, a array) {
+	if a.kind != kindAbsent && a.kind != kindNull && a.kind != kindArray {
+		w.c.add(src, "invalid", src+" must be an array, got "+a.kind.String())
+	}
+}
+
 // features walks the features array: each entry a known flag, none repeated.
-func (w *body) features() kind {
+func (w *body) features(src string) kind {
 	if w.s.peek() != '[' {
 		return w.s.value().kind
 	}
@@ -79,56 +75,39 @@ func (w *body) features() kind {
 	var seen []string
 	for i, first := 0, true; w.s.nextElem(first); i, first = i+1, false {
 		v := w.s.value()
-		src := "features[" + strconv.Itoa(i) + "]"
+		elem := src + "[" + strconv.Itoa(i) + "]"
 		if v.kind != kindString {
 			if !w.s.bad {
-				w.c.add(src, "invalid", src+" must be a string, got "+v.kind.String())
+				w.c.add(elem, "invalid", elem+" must be a string, got "+v.kind.String())
 			}
 			continue
 		}
-		flag := w.c.oneOf(src, v, featureFlags)
+		flag := w.c.oneOf(elem, v, featureFlags)
 		if flag == "" {
 			continue
 		}
-		for _, s := range seen {
-			if s == flag {
-				w.c.add(src, "duplicate", src+" repeats "+flag)
-			}
+		if slices.Contains(seen, flag) {
+			w.c.add(elem, "duplicate", elem+" repeats "+flag)
 		}
 		seen = append(seen, flag)
 	}
 	return kindArray
 }
 
-// postingOptions walks the postingOptions array; codes and names must be
-// unique across the list (see the Schema page).
-func (w *body) postingOptions() kind {
-	codes := map[string]bool{}
-	names := map[string]bool{}
-	k, _ := w.objects("postingOptions", func(src string) {
+// postingOption returns the checker of one PostingOption; codes and names
+// must be unique across the list (see the Schema page), so the sets of
+// those seen are shared by every element.
+func (w *body) postingOption(codes, names map[string]bool) func(src string) {
+	return func(src string) {
 		var code, name, oop value
-		w.fields(func(key string) {
-			switch key {
-			case "postingCode":
-				code = w.s.value()
-			case "postingName":
-				name = w.s.value()
-			case "availableForOutOfPocketExpenses":
-				oop = w.s.value()
-			case "configurationFields":
-				srcFields := join(src, "configurationFields")
-				if k, _ := w.objects(srcFields, w.configurationField); k != kindArray && k != kindNull {
-					w.c.add(srcFields, "invalid", srcFields+" must be an array, got "+k.String())
-				}
-			default:
-				w.s.value()
-			}
-		})
+		var fields array
+		w.read(src, map[string]*value{"postingCode": &code, "postingName": &name, "availableForOutOfPocketExpenses": &oop},
+			map[string]func(string){"configurationFields": w.each(&fields, w.configurationField)})
 		w.unique(join(src, "postingCode"), code, codes)
 		w.unique(join(src, "postingName"), name, names)
 		w.c.optionalBool(join(src, "availableForOutOfPocketExpenses"), oop)
-	})
-	return k
+		w.optionalArray(join(src, "configurationFields"), fields)
+	}
 }
 
 // unique checks a required string member whose value must not repeat.
@@ -148,17 +127,7 @@ func (w *body) unique(src string, v value, seen map[string]bool) {
 // "isRequired"; both are accepted as booleans.
 func (w *body) configurationField(src string) {
 	var typ, req, isReq value
-	w.fields(func(key string) {
-		v := w.s.value()
-		switch key {
-		case "configurationFieldType":
-			typ = v
-		case "required":
-			req = v
-		case "isRequired":
-			isReq = v
-		}
-	})
+	w.read(src, map[string]*value{"configurationFieldType": &typ, "required": &req, "isRequired": &isReq}, nil)
 	srcType := join(src, "configurationFieldType")
 	if w.c.required(srcType, typ) {
 		w.c.oneOf(srcType, typ, configurationFieldTypes)

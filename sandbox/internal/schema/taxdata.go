@@ -7,25 +7,18 @@ import "time"
 // documentation. It returns nil when the body is valid.
 func CheckTaxData(raw []byte) []ValidationError {
 	w := body{s: scanner{b: raw}}
-	dataKind, deleteAll := kindAbsent, value{}
-	w.fields(func(key string) {
-		switch key {
-		case "data":
-			dataKind, _ = w.objects("data", w.taxCountry)
-		case "deleteAll":
-			deleteAll = w.s.value()
-		default:
-			w.s.value()
-		}
-	})
+	var deleteAll value
+	var data array
+	w.read("", map[string]*value{"deleteAll": &deleteAll},
+		map[string]func(string){"data": w.each(&data, w.taxCountry)})
 	w.c.optionalBool("deleteAll", deleteAll)
 	switch {
-	case dataKind == kindAbsent || dataKind == kindNull:
+	case data.kind == kindAbsent || data.kind == kindNull:
 		if !deleteAll.boolean() {
 			w.c.add("data", "required", "data is required unless deleteAll is true")
 		}
-	case dataKind != kindArray:
-		w.c.add("data", "invalid", "data must be an array, got "+dataKind.String())
+	case data.kind != kindArray:
+		w.c.add("data", "invalid", "data must be an array, got "+data.kind.String())
 	}
 	return w.finish()
 }
@@ -33,94 +26,46 @@ func CheckTaxData(raw []byte) []ValidationError {
 // taxCountry checks one ERP Tax Data element.
 func (w *body) taxCountry(src string) {
 	var code, name, desc value
-	states, statesN := kindAbsent, 0
-	srcStates := join(src, "stateEntries")
-	w.fields(func(key string) {
-		switch key {
-		case "countryCode":
-			code = w.s.value()
-		case "countryName":
-			name = w.s.value()
-		case "countryDesc":
-			desc = w.s.value()
-		case "stateEntries":
-			states, statesN = w.objects(srcStates, w.taxState)
-		default:
-			w.s.value()
-		}
-	})
+	var states array
+	w.read(src, map[string]*value{"countryCode": &code, "countryName": &name, "countryDesc": &desc},
+		map[string]func(string){"stateEntries": w.each(&states, w.taxState)})
 	srcCode := join(src, "countryCode")
 	if w.c.required(srcCode, code) && !isCountry(code.bytes()) {
 		w.c.add(srcCode, "invalid", srcCode+" must be an ISO 3166-1 alpha-2 country code, got "+quote(code.bytes()))
 	}
 	w.c.optional(join(src, "countryName"), name)
 	w.c.optional(join(src, "countryDesc"), desc)
-	w.nonEmpty(srcStates, states, statesN)
+	w.nonEmpty(join(src, "stateEntries"), states)
 }
 
-// taxState checks one State Entries element.
+// taxState checks one State Entries element; stateCode is null when the data
+// is not state specific.
 func (w *body) taxState(src string) {
-	var code, desc value
-	entries, entriesN := kindAbsent, 0
-	srcEntries := join(src, "reclaimEntries")
-	w.fields(func(key string) {
-		switch key {
-		case "stateCode":
-			code = w.s.value()
-		case "stateDesc":
-			desc = w.s.value()
-		case "reclaimEntries":
-			entries, entriesN = w.objects(srcEntries, w.taxReclaim)
-		default:
-			w.s.value()
-		}
-	})
-	w.c.optional(join(src, "stateCode"), code)
-	w.c.optional(join(src, "stateDesc"), desc)
-	w.nonEmpty(srcEntries, entries, entriesN)
+	w.taxLevel(src, "stateCode", "stateDesc", "reclaimEntries", false, w.taxReclaim)
 }
 
 // taxReclaim checks one Reclaim Entries element.
 func (w *body) taxReclaim(src string) {
+	w.taxLevel(src, "reclaimCode", "reclaimDesc", "reclaimDetails", true, w.taxDetail)
+}
+
+// taxLevel checks a level of the tax data tree: a code, its description and
+// the required, non-empty array of the next level.
+func (w *body) taxLevel(src, codeKey, descKey, childKey string, codeRequired bool, child func(string)) {
 	var code, desc value
-	details, detailsN := kindAbsent, 0
-	srcDetails := join(src, "reclaimDetails")
-	w.fields(func(key string) {
-		switch key {
-		case "reclaimCode":
-			code = w.s.value()
-		case "reclaimDesc":
-			desc = w.s.value()
-		case "reclaimDetails":
-			details, detailsN = w.objects(srcDetails, w.taxDetail)
-		default:
-			w.s.value()
-		}
-	})
-	w.c.required(join(src, "reclaimCode"), code)
-	w.c.optional(join(src, "reclaimDesc"), desc)
-	w.nonEmpty(srcDetails, details, detailsN)
+	var children array
+	w.read(src, map[string]*value{codeKey: &code, descKey: &desc},
+		map[string]func(string){childKey: w.each(&children, child)})
+	w.c.text(join(src, codeKey), code, codeRequired)
+	w.c.optional(join(src, descKey), desc)
+	w.nonEmpty(join(src, childKey), children)
 }
 
 // taxDetail checks one Reclaim Details element: tax code, rate and the
 // validity period.
 func (w *body) taxDetail(src string) {
 	var code, desc, pct, from, to value
-	w.fields(func(key string) {
-		v := w.s.value()
-		switch key {
-		case "taxCode":
-			code = v
-		case "taxRateDesc":
-			desc = v
-		case "percentage":
-			pct = v
-		case "validFrom":
-			from = v
-		case "validTo":
-			to = v
-		}
-	})
+	w.read(src, map[string]*value{"taxCode": &code, "taxRateDesc": &desc, "percentage": &pct, "validFrom": &from, "validTo": &to}, nil)
 	w.c.required(join(src, "taxCode"), code)
 	w.c.optional(join(src, "taxRateDesc"), desc)
 
@@ -145,13 +90,7 @@ func (w *body) taxDetail(src string) {
 
 // date checks an ISO-8601 simple date member.
 func (w *body) date(src string, v value, required bool) (time.Time, bool) {
-	var ok bool
-	if required {
-		ok = w.c.required(src, v)
-	} else {
-		ok = w.c.optional(src, v)
-	}
-	if !ok {
+	if !w.c.text(src, v, required) {
 		return time.Time{}, false
 	}
 	t, ok := parseDate(v.bytes())

@@ -48,6 +48,29 @@ func Dir() (string, error) {
 	}
 }
 
+// TB is the part of testing.TB that Require needs, so this package does not
+// import testing.
+type TB interface {
+	Helper()
+	Skipf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// Require returns the reference directory for a test, skipping the test with
+// a clear message when the pages are not there and failing it on any other
+// error.
+func Require(t TB) string {
+	t.Helper()
+	d, err := Dir()
+	if errors.Is(err, ErrNotFound) {
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return d
+}
+
 // Block is one fenced code block of a page.
 type Block struct {
 	Lang    string // the info string after the fence ("json", "shell", "")

@@ -1,27 +1,14 @@
 package refdoc
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func refDir(t *testing.T) string {
-	t.Helper()
-	d, err := Dir()
-	if errors.Is(err, ErrNotFound) {
-		t.Skipf("skipping: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestExamplesOfAccountsPage(t *testing.T) {
-	page := filepath.Join(refDir(t), "accounting-integration", "v4.accountingintegration-account.markdown")
+	page := filepath.Join(Require(t), "accounting-integration", "v4.accountingintegration-account.markdown")
 	ex, err := Examples(page)
 	if err != nil {
 		t.Fatal(err)
