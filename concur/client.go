@@ -46,8 +46,27 @@ type ClientConfig struct {
 	// MaxResponseBytes bounds a success answer; 0 means
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
-	// Now is the clock, for Retry-After dates; nil means time.Now.
+	// Now is the clock, for Retry-After dates and durations; nil means
+	// time.Now.
 	Now func() time.Time
+	// OnResponse, when set, is called after every API call with what logs
+	// and metrics need (request latency, status, correlation id).
+	OnResponse func(ResponseInfo)
+}
+
+// ResponseInfo describes one API call for logs and metrics.
+type ResponseInfo struct {
+	Method string
+	// Path is the URL path, without host or query.
+	Path string
+	// StatusCode is 0 when no answer arrived.
+	StatusCode int
+	Duration   time.Duration
+	// CorrelationID is the answer's Concur-Correlationid header.
+	CorrelationID string
+	// Err is the failure to get an answer (connection, token), nil when
+	// an answer arrived, whatever its status.
+	Err error
 }
 
 // Client calls the Accounting Integration v4 API for one company. It is safe
@@ -59,6 +78,7 @@ type Client struct {
 	baseURL   string
 	maxBody   int64
 	now       func() time.Time
+	onResp    func(ResponseInfo)
 }
 
 // geolocator is implemented by token sources that know the company's base
@@ -96,6 +116,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		baseURL:   cfg.BaseURL,
 		maxBody:   cfg.MaxResponseBytes,
 		now:       cfg.Now,
+		onResp:    cfg.OnResponse,
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxResponseBytes
@@ -179,20 +200,26 @@ func (c *Client) resolve(ctx context.Context, href string) (*url.URL, error) {
 }
 
 // companyPath returns the API path of the company's ERPs followed by the
-// escaped segments.
-func (c *Client) companyPath(segments ...string) string {
+// escaped segments, refusing empty ids (which would address another
+// endpoint).
+func (c *Client) companyPath(segments ...string) (string, error) {
 	var b strings.Builder
 	b.WriteString(apiRoot + "/companies/" + url.PathEscape(c.companyID) + "/erps")
 	for _, s := range segments {
+		if s == "" {
+			return "", errors.New("empty erp or request id")
+		}
 		b.WriteString("/" + url.PathEscape(s))
 	}
-	return b.String()
+	return b.String(), nil
 }
 
-// call is one API request.
+// call is one API request, to href or, when href is empty, to the
+// company path of segments.
 type call struct {
 	method      string
 	href        string
+	segments    []string
 	body        []byte
 	ifNoneMatch string
 	out         any // decoded from a 2xx body when non-nil
@@ -201,7 +228,15 @@ type call struct {
 // do sends the call and decodes a 2xx answer into call.out. Any other status
 // becomes an *APIError. It returns the Concur-Correlationid header.
 func (c *Client) do(ctx context.Context, cl call) (string, error) {
-	u, err := c.resolve(ctx, cl.href)
+	href := cl.href
+	if href == "" {
+		p, err := c.companyPath(cl.segments...)
+		if err != nil {
+			return "", err
+		}
+		href = p
+	}
+	u, err := c.resolve(ctx, href)
 	if err != nil {
 		return "", err
 	}
@@ -220,12 +255,15 @@ func (c *Client) do(ctx context.Context, cl call) (string, error) {
 	if cl.ifNoneMatch != "" {
 		req.Header.Set("If-None-Match", cl.ifNoneMatch)
 	}
+	start := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
+		c.report(ResponseInfo{Method: cl.method, Path: u.Path, Duration: c.now().Sub(start), Err: err})
 		return "", err
 	}
 	defer resp.Body.Close()
 	corr := resp.Header.Get("Concur-Correlationid")
+	c.report(ResponseInfo{Method: cl.method, Path: u.Path, StatusCode: resp.StatusCode, Duration: c.now().Sub(start), CorrelationID: corr})
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return corr, newAPIError(resp, c.now())
 	}
@@ -244,4 +282,10 @@ func (c *Client) do(ctx context.Context, cl call) (string, error) {
 		return corr, fmt.Errorf("decoding answer (status %d): %w", resp.StatusCode, err)
 	}
 	return corr, nil
+}
+
+func (c *Client) report(info ResponseInfo) {
+	if c.onResp != nil {
+		c.onResp(info)
+	}
 }

@@ -507,3 +507,45 @@ func TestNewClientValidates(t *testing.T) {
 		t.Errorf("no base url: %v", err)
 	}
 }
+
+func TestEmptyIDsAreRefusedAndResponsesReported(t *testing.T) {
+	api := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusNotFound, `{}`) })
+	var mu sync.Mutex
+	var infos []ResponseInfo
+	c, err := NewClient(ClientConfig{
+		CompanyID: testCompany, BaseURL: api.URL,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "a"}),
+		OnResponse: func(i ResponseInfo) {
+			mu.Lock()
+			defer mu.Unlock()
+			infos = append(infos, i)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	checks := map[string]error{}
+	_, checks["get erp"] = c.GetERP(ctx, "")
+	_, checks["patch"] = c.Patch(ctx, "", ObjectAccounts, []byte(`{}`), "")
+	_, checks["status"] = c.RequestStatus(ctx, testERP, "")
+	checks["accounts"] = lastErr(c.Accounts(ctx, ""))
+	checks["errors"] = lastErr(c.RequestErrors(ctx, testERP, ""))
+	for name, err := range checks {
+		if err == nil || !strings.Contains(err.Error(), "empty erp or request id") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if n := len(api.requests()); n != 0 {
+		t.Errorf("%d requests with empty ids reached the API", n)
+	}
+
+	if _, err := c.GetERP(ctx, testERP); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(infos) != 1 || infos[0].StatusCode != 404 || infos[0].Path != erpPath || infos[0].Method != "GET" || infos[0].CorrelationID != "corr-1" || infos[0].Err != nil {
+		t.Errorf("reported %+v", infos)
+	}
+}

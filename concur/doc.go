@@ -34,6 +34,10 @@
 // ClientConfig.BaseURL. Redirects are not followed, so the bearer token
 // never leaves the API host.
 //
+// Empty ERP or request ids are refused before anything is sent.
+// ClientConfig.OnResponse reports every call (method, path, status,
+// latency, correlation id) for logs and metrics.
+//
 // Non-2xx answers are *APIError values, which match ErrRateLimited (429,
 // and a 400 whose code or message speaks of a rate or request limit, the
 // general form of the HTTP Status Codes page), ErrAlreadyAccepted (412 on
@@ -49,7 +53,8 @@
 // else the company request token (password grant, username = company id,
 // password = request token, credtype=authtoken), falling back to the
 // request token when a refresh token is refused with invalid_grant. It
-// replaces access tokens 60 s before they expire, lets one goroutine at a
+// replaces access tokens 60 s before they expire (a quarter of their life
+// for tokens shorter than 4 minutes), lets one goroutine at a
 // time call the token endpoint (the others wait for its token), and saves
 // every new refresh token before handing out the access token that came
 // with it; if the save fails the token call's result is kept in memory and

@@ -17,7 +17,7 @@ func (c *Client) RegisterERP(ctx context.Context, pkg ErpPackage) (*ErpPackage, 
 		return nil, fmt.Errorf("encoding erp package: %w", err)
 	}
 	var out ErpPackage
-	if _, err := c.do(ctx, call{method: http.MethodPost, href: c.companyPath(), body: body, out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodPost, body: body, out: &out}); err != nil {
 		return nil, fmt.Errorf("registering erp for company %s: %w", c.companyID, err)
 	}
 	return &out, nil
@@ -27,9 +27,9 @@ func (c *Client) RegisterERP(ctx context.Context, pkg ErpPackage) (*ErpPackage, 
 // following next links.
 func (c *Client) ListERPs(ctx context.Context) ([]ErpPackage, error) {
 	var out []ErpPackage
-	for pkg, err := range paginate[ErpPackage](ctx, c, c.companyPath()) {
+	for pkg, err := range paginate[ErpPackage](ctx, c) {
 		if err != nil {
-			return out, fmt.Errorf("listing erps for company %s: %w", c.companyID, err)
+			return nil, fmt.Errorf("listing erps for company %s: %w", c.companyID, err)
 		}
 		out = append(out, pkg)
 	}
@@ -39,7 +39,7 @@ func (c *Client) ListERPs(ctx context.Context) ([]ErpPackage, error) {
 // GetERP returns one ERP integration.
 func (c *Client) GetERP(ctx context.Context, erpID string) (*ErpPackage, error) {
 	var out ErpPackage
-	if _, err := c.do(ctx, call{method: http.MethodGet, href: c.companyPath(erpID), out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, segments: []string{erpID}, out: &out}); err != nil {
 		return nil, fmt.Errorf("getting erp %s for company %s: %w", erpID, c.companyID, err)
 	}
 	return &out, nil
@@ -54,7 +54,7 @@ func (c *Client) UpdateERP(ctx context.Context, erpID string, pkg ErpPackage) (*
 		return nil, fmt.Errorf("encoding erp package: %w", err)
 	}
 	var out ErpPackage
-	if _, err := c.do(ctx, call{method: http.MethodPatch, href: c.companyPath(erpID), body: body, out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodPatch, segments: []string{erpID}, body: body, out: &out}); err != nil {
 		return nil, fmt.Errorf("updating erp %s for company %s: %w", erpID, c.companyID, err)
 	}
 	return &out, nil
@@ -62,7 +62,7 @@ func (c *Client) UpdateERP(ctx context.Context, erpID string, pkg ErpPackage) (*
 
 // UnregisterERP removes the ERP integration and all its cached data.
 func (c *Client) UnregisterERP(ctx context.Context, erpID string) error {
-	if _, err := c.do(ctx, call{method: http.MethodDelete, href: c.companyPath(erpID)}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodDelete, segments: []string{erpID}}); err != nil {
 		return fmt.Errorf("unregistering erp %s for company %s: %w", erpID, c.companyID, err)
 	}
 	return nil
@@ -110,7 +110,7 @@ func (c *Client) write(ctx context.Context, method, erpID string, obj Object, bo
 		return nil, errors.New("empty body")
 	}
 	var st RequestStatus
-	corr, err := c.do(ctx, call{method: method, href: c.companyPath(erpID, string(obj)), body: body, ifNoneMatch: ifNoneMatch, out: &st})
+	corr, err := c.do(ctx, call{method: method, segments: []string{erpID, string(obj)}, body: body, ifNoneMatch: ifNoneMatch, out: &st})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func patchTyped[T any](ctx context.Context, c *Client, erpID string, obj Object,
 // Request Processing page).
 func (c *Client) RequestStatus(ctx context.Context, erpID, requestID string) (*RequestStatus, error) {
 	var st RequestStatus
-	corr, err := c.do(ctx, call{method: http.MethodGet, href: c.companyPath(erpID, "requests", requestID), out: &st})
+	corr, err := c.do(ctx, call{method: http.MethodGet, segments: []string{erpID, "requests", requestID}, out: &st})
 	if err != nil {
 		return nil, fmt.Errorf("getting status of request %s for company %s: %w", requestID, c.companyID, err)
 	}
@@ -166,7 +166,7 @@ func (c *Client) RequestStatus(ctx context.Context, erpID, requestID string) (*R
 // integration (see the Mappings page).
 func (c *Client) Mappings(ctx context.Context, erpID string) (*MappingsResponse, error) {
 	var out MappingsResponse
-	if _, err := c.do(ctx, call{method: http.MethodGet, href: c.companyPath(erpID, "mappings"), out: &out}); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, segments: []string{erpID, "mappings"}, out: &out}); err != nil {
 		return nil, fmt.Errorf("getting mappings of erp %s for company %s: %w", erpID, c.companyID, err)
 	}
 	return &out, nil
@@ -203,7 +203,7 @@ func (c *Client) RawRecords(ctx context.Context, erpID string, obj Object) iter.
 // RequestErrors iterates over the processing errors of a data request,
 // following next links.
 func (c *Client) RequestErrors(ctx context.Context, erpID, requestID string) iter.Seq2[ProcessingError, error] {
-	return wrapSeq(paginate[ProcessingError](ctx, c, c.companyPath(erpID, "requests", requestID, "errors")),
+	return wrapSeq(paginate[ProcessingError](ctx, c, erpID, "requests", requestID, "errors"),
 		func(err error) error {
 			return fmt.Errorf("listing errors of request %s for company %s: %w", requestID, c.companyID, err)
 		})
@@ -211,17 +211,22 @@ func (c *Client) RequestErrors(ctx context.Context, erpID, requestID string) ite
 
 // listObject iterates over the cached records of obj with errors wrapped.
 func listObject[T any](ctx context.Context, c *Client, erpID string, obj Object) iter.Seq2[T, error] {
-	return wrapSeq(paginate[T](ctx, c, c.companyPath(erpID, string(obj))), func(err error) error {
+	return wrapSeq(paginate[T](ctx, c, erpID, string(obj)), func(err error) error {
 		return fmt.Errorf("listing %s of erp %s for company %s: %w", obj, erpID, c.companyID, err)
 	})
 }
 
-// paginate GETs href and each next page, yielding every record. It stops at
-// the first error (yielded), at a page without records, and refuses to
-// visit the same href twice.
-func paginate[T any](ctx context.Context, c *Client, href string) iter.Seq2[T, error] {
+// paginate GETs the company path of segments and each next page, yielding
+// every record. It stops at the first error (yielded), at a page without
+// records, and refuses to visit the same href twice.
+func paginate[T any](ctx context.Context, c *Client, segments ...string) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
+		href, err := c.companyPath(segments...)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
 		seen := make(map[string]bool)
 		for href != "" {
 			if seen[href] {
