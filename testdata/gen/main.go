@@ -5,7 +5,8 @@
 // Integration API's own record shape, as CSV with ERP-style column names,
 // and (accounts, vendors) as snappy-compressed Parquet with the CSV's
 // columns. Each type also gets a *_invalid file of deliberately bad records
-// for dead-letter demos. testdata/README.md describes every file.
+// for dead-letter demos, and tax_data_body.json holds all the tax data as
+// one ready-to-send POST/PUT body. testdata/README.md describes every file.
 //
 // Usage, from the repository root:
 //
@@ -77,6 +78,7 @@ func files(seed uint64) (map[string][]byte, error) {
 		{"lists_invalid.csv", func() ([]byte, error) { return csvTable(listColumns, rowsOf(badLists, listRow)) }},
 		{"tax_data.ndjson", func() ([]byte, error) { return ndjson(tax) }},
 		{"tax_data.csv", func() ([]byte, error) { return csvTable(taxColumns, taxRowsOf(tax)) }},
+		{"tax_data_body.json", func() ([]byte, error) { return ndjson([]taxBody{{Data: tax}}) }},
 		{"tax_data_invalid.ndjson", func() ([]byte, error) { return ndjson(badTax) }},
 		{"tax_data_invalid.csv", func() ([]byte, error) { return csvTable(taxColumns, taxRowsOf(badTax)) }},
 	}

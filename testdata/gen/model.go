@@ -46,6 +46,11 @@ type taxData struct {
 	StateEntries []stateEntry `json:"stateEntries"`
 }
 
+// taxBody is the whole Tax Data POST/PUT body: all countries at once.
+type taxBody struct {
+	Data []taxData `json:"data"`
+}
+
 // stateEntry's code and description are null, not absent, for country-wide
 // data, as the Schema page describes.
 type stateEntry struct {
