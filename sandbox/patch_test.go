@@ -413,3 +413,25 @@ func TestTaxDataAddReplaceGet(t *testing.T) {
 		t.Fatalf("status %s", s)
 	}
 }
+
+func TestRecordsKeepEscapesAndIgnoreUnknownFields(t *testing.T) {
+	e := newEnv(t)
+	body := "{ \"data\" : [ {\"extra\":{\"a\":[1,{\"b\":\"]}\"}]},\"id\":\"q\\\"1\",\"name\":\"back\\\\slash \\\"quoted\\\" \\u00e9 [x]\",\n\"type\":\"BANK\"} ,\n" +
+		"{\"id\":\"v\",\"type\":\"ACCOUNTING\",\"currencyCode\":\"USD\",\"name\":\"n\",\"companyName\":\"c\",\"address\":{\"city\":\"Paris\",\"zip\":\"x\"}} ] , \"deleteAll\" : false }"
+	id := e.patch("accounts", body)
+	e.settle()
+	if s := e.status(id); s != "PARTIAL" { // the vendor-shaped record is no account
+		t.Fatalf("status %s", s)
+	}
+	got := e.getAll("accounts")
+	if len(got) != 1 || got[0]["id"] != `q"1` || got[0]["name"] != `back\slash "quoted" é [x]` || len(got[0]) != 4 {
+		t.Fatalf("accounts %v", got)
+	}
+	e.patch("vendors", `{"data":[{"id":"v","type":"ACCOUNTING","currencyCode":"USD","name":"n","companyName":"c","address":{"city":"Paris","zip":"x"}}]}`)
+	e.settle()
+	v := e.getAll("vendors")
+	addr, _ := v[0]["address"].(map[string]any)
+	if addr["city"] != "Paris" || addr["addr1"] != nil || len(addr) != 8 || v[0]["email"] != nil {
+		t.Fatalf("vendor %v", v)
+	}
+}

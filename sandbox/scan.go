@@ -49,15 +49,21 @@ func valueEnd(b []byte, i int) int {
 
 // stringEnd returns the index just past the string starting at b[i] == '"'.
 func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
 		}
+		q := j + k
+		escapes := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
-	return len(b)
 }
 
 // members calls fn with the raw key (without quotes, escapes kept) and raw
