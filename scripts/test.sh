@@ -4,4 +4,4 @@
 # component), each test run once (no cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -race -count=1 -timeout 12m ./...
+go test -race -count=1 -timeout 12m ./... ./testdata/gen
