@@ -48,8 +48,8 @@ func (a *assembler) appendRow(b []byte, fields []*node) ([]byte, error) {
 // done checks that every column has been consumed completely.
 func (a *assembler) done() error {
 	for _, c := range a.cols {
-		if c != nil && (c.pos != c.n || c.vpos != len(c.values)) {
-			return fmt.Errorf("column %q has %d level entries and %d values left over: %w", c.leaf.name, c.n-c.pos, len(c.values)-c.vpos, errLevels)
+		if c != nil && (c.pos != c.n || c.vpos != c.values.len()) {
+			return fmt.Errorf("column %q has %d level entries and %d values left over: %w", c.leaf.name, c.n-c.pos, c.values.len()-c.vpos, errLevels)
 		}
 	}
 	return nil
@@ -99,12 +99,11 @@ func (a *assembler) appendBody(b []byte, n *node) ([]byte, error) {
 		c := a.cols[n.leaf]
 		d := c.def(c.pos)
 		c.pos++
-		if d != n.defLevel || c.vpos >= len(c.values) {
+		if d != n.defLevel || c.vpos >= c.values.len() {
 			return b, fmt.Errorf("column %q: %w", n.name, errLevels)
 		}
-		v := c.values[c.vpos]
 		c.vpos++
-		return appendValue(b, n.conv, n.scale, a.dm, v)
+		return appendValue(b, n.conv, n.scale, a.dm, c.values, c.vpos-1)
 	case kindStruct:
 		b = append(b, '{')
 		for i, f := range n.children {

@@ -3,13 +3,11 @@ package parquet
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/xitongsys/parquet-go/compress"
-	"github.com/xitongsys/parquet-go/encoding"
 	"github.com/xitongsys/parquet-go/layout"
 	pq "github.com/xitongsys/parquet-go/parquet"
 )
@@ -20,7 +18,7 @@ type column struct {
 	leaf   *node
 	n      int     // number of level entries
 	dl, rl []uint8 // nil when the maximum level is 0
-	values []any   // non-null values only, in order
+	values *store  // non-null values only, in order
 	pos    int     // next level entry
 	vpos   int     // next value
 }
@@ -75,7 +73,7 @@ func readColumnChunk(ctx context.Context, r io.ReaderAt, fileSize int64, cc *pq.
 	// Preallocate from the metadata, but not so much that a corrupt count
 	// can exhaust memory before the data disproves it.
 	hint := int(min(md.NumValues, preallocLimit))
-	c := &column{leaf: leaf, values: make([]any, 0, hint)}
+	c := &column{leaf: leaf, values: newStore(md.Type, int(leaf.el.GetTypeLength()), hint)}
 	if leaf.defLevel > 0 {
 		c.dl = make([]uint8, 0, hint)
 	}
@@ -85,7 +83,7 @@ func readColumnChunk(ctx context.Context, r io.ReaderAt, fileSize int64, cc *pq.
 
 	mem := &thrift.TMemoryBuffer{Buffer: bytes.NewBuffer(buf)}
 	proto := thrift.NewTCompactProtocol(mem)
-	var dict []any
+	var dict *store
 	var scratch []uint32
 	for int64(c.n) < md.NumValues {
 		if mem.Len() == 0 {
@@ -144,7 +142,7 @@ func uncompress(data []byte, codec pq.CompressionCodec) ([]byte, error) {
 	return out, nil
 }
 
-func readDictPage(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, leaf *node) ([]any, error) {
+func readDictPage(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, leaf *node) (*store, error) {
 	dh := hdr.DictionaryPageHeader
 	if dh == nil {
 		return nil, fmt.Errorf("missing dictionary page header")
@@ -157,10 +155,14 @@ func readDictPage(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, leaf *
 	if n < 0 || n > len(raw)*8+1 {
 		return nil, fmt.Errorf("dictionary claims %d values in %d bytes", n, len(raw))
 	}
-	return decodePlain(raw, md.Type, n, leaf)
+	dict := newStore(md.Type, int(leaf.el.GetTypeLength()), n)
+	if err := dict.appendPlain(raw, n); err != nil {
+		return nil, err
+	}
+	return dict, nil
 }
 
-func (c *column) readDataPageV1(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, dict []any, scratch []uint32) ([]uint32, error) {
+func (c *column) readDataPageV1(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, dict *store, scratch []uint32) ([]uint32, error) {
 	dh := hdr.DataPageHeader
 	if dh == nil {
 		return scratch, fmt.Errorf("missing data page header")
@@ -190,7 +192,7 @@ func (c *column) readDataPageV1(hdr *pq.PageHeader, page []byte, md *pq.ColumnMe
 	return c.appendPage(n, rlData, dlData, raw, dh.Encoding, md, dict, scratch)
 }
 
-func (c *column) readDataPageV2(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, dict []any, scratch []uint32) ([]uint32, error) {
+func (c *column) readDataPageV2(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, dict *store, scratch []uint32) ([]uint32, error) {
 	dh := hdr.DataPageHeaderV2
 	if dh == nil {
 		return scratch, fmt.Errorf("missing data page header")
@@ -211,7 +213,7 @@ func (c *column) readDataPageV2(hdr *pq.PageHeader, page []byte, md *pq.ColumnMe
 
 // appendPage decodes the levels and values of one data page and appends them
 // to the column.
-func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encoding, md *pq.ColumnMetaData, dict []any, scratch []uint32) ([]uint32, error) {
+func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encoding, md *pq.ColumnMetaData, dict *store, scratch []uint32) ([]uint32, error) {
 	if n < 0 || int64(n) > md.NumValues-int64(c.n) {
 		return scratch, fmt.Errorf("page claims %d values, the column chunk has %d left", n, md.NumValues-int64(c.n))
 	}
@@ -247,11 +249,9 @@ func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encodin
 
 	switch enc {
 	case pq.Encoding_PLAIN:
-		vals, err := decodePlain(values, md.Type, nonNull, c.leaf)
-		if err != nil {
+		if err := c.values.appendPlain(values, nonNull); err != nil {
 			return scratch, err
 		}
-		c.values = append(c.values, vals...)
 	case pq.Encoding_PLAIN_DICTIONARY, pq.Encoding_RLE_DICTIONARY:
 		if dict == nil {
 			return scratch, fmt.Errorf("dictionary-encoded page without a dictionary page")
@@ -265,11 +265,12 @@ func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encodin
 		if scratch, err = decodeHybrid(scratch[:0], values[1:], int(values[0]), nonNull); err != nil {
 			return scratch, fmt.Errorf("dictionary indices: %w", err)
 		}
+		size := dict.len()
 		for _, idx := range scratch {
-			if int(idx) >= len(dict) {
-				return scratch, fmt.Errorf("dictionary index %d out of range (%d entries)", idx, len(dict))
+			if int(idx) >= size {
+				return scratch, fmt.Errorf("dictionary index %d out of range (%d entries)", idx, size)
 			}
-			c.values = append(c.values, dict[idx])
+			c.values.appendFrom(dict, int(idx))
 		}
 	case pq.Encoding_RLE:
 		if md.Type != pq.Type_BOOLEAN {
@@ -283,7 +284,7 @@ func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encodin
 			return scratch, fmt.Errorf("RLE booleans: %w", err)
 		}
 		for _, v := range scratch {
-			c.values = append(c.values, v != 0)
+			c.values.b = append(c.values.b, v != 0)
 		}
 	case pq.Encoding_DELTA_BINARY_PACKED, pq.Encoding_DELTA_LENGTH_BYTE_ARRAY, pq.Encoding_DELTA_BYTE_ARRAY, pq.Encoding_BYTE_STREAM_SPLIT:
 		vals, err := layout.ReadDataPageValues(bytes.NewReader(values), enc, md.Type, -1, uint64(nonNull), uint64(c.leaf.el.GetTypeLength()))
@@ -293,61 +294,11 @@ func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encodin
 		if len(vals) < nonNull {
 			return scratch, fmt.Errorf("%s values: got %d of %d", enc, len(vals), nonNull)
 		}
-		c.values = append(c.values, vals[:nonNull]...)
+		if err := c.values.appendAny(vals[:nonNull]); err != nil {
+			return scratch, fmt.Errorf("%s values: %w", enc, err)
+		}
 	default:
 		return scratch, fmt.Errorf("value encoding %s is not supported", enc)
 	}
 	return scratch, nil
-}
-
-// decodePlain decodes n PLAIN-encoded values. Byte arrays are decoded here
-// with bounds checks (a corrupt length must not trigger a huge allocation);
-// the fixed-width types use the library's decoders.
-func decodePlain(data []byte, typ pq.Type, n int, leaf *node) ([]any, error) {
-	if n == 0 {
-		return nil, nil
-	}
-	width := 0
-	switch typ {
-	case pq.Type_BYTE_ARRAY:
-		out := make([]any, n)
-		for i := range out {
-			if len(data) < 4 {
-				return nil, fmt.Errorf("PLAIN byte array %d of %d truncated", i, n)
-			}
-			l := binary.LittleEndian.Uint32(data)
-			if uint64(l) > uint64(len(data)-4) {
-				return nil, fmt.Errorf("PLAIN byte array %d of %d: length %d exceeds the %d bytes left", i, n, l, len(data)-4)
-			}
-			out[i] = string(data[4 : 4+l])
-			data = data[4+l:]
-		}
-		return out, nil
-	case pq.Type_BOOLEAN:
-		width = -1
-	case pq.Type_INT32, pq.Type_FLOAT:
-		width = 4
-	case pq.Type_INT64, pq.Type_DOUBLE:
-		width = 8
-	case pq.Type_INT96:
-		width = 12
-	case pq.Type_FIXED_LEN_BYTE_ARRAY:
-		width = int(leaf.el.GetTypeLength())
-		if width <= 0 {
-			return nil, fmt.Errorf("FIXED_LEN_BYTE_ARRAY column has length %d", width)
-		}
-	default:
-		return nil, fmt.Errorf("unknown physical type %s", typ)
-	}
-	if width < 0 && (n+7)/8 > len(data) || width > 0 && n > len(data)/width {
-		return nil, fmt.Errorf("PLAIN %s page holds fewer than %d values", typ, n)
-	}
-	vals, err := encoding.ReadPlain(bytes.NewReader(data), typ, uint64(n), uint64(max(width, 0)))
-	if err != nil {
-		return nil, fmt.Errorf("PLAIN %s values: %w", typ, err)
-	}
-	if len(vals) < n {
-		return nil, fmt.Errorf("PLAIN %s values: got %d of %d", typ, len(vals), n)
-	}
-	return vals[:n], nil
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	pq "github.com/xitongsys/parquet-go/parquet"
@@ -82,13 +85,20 @@ func openFile(ctx context.Context, r io.ReaderAt, size int64, columns []string) 
 // numRowGroups is the number of row groups in the file.
 func (f *fileReader) numRowGroups() int { return len(f.meta.RowGroups) }
 
-// readRowGroup reads and decodes the selected columns of row group i.
+// readRowGroup reads and decodes the selected columns of row group i. The
+// column chunks are decoded in parallel by up to GOMAXPROCS goroutines, all
+// joined before it returns; memory stays bounded by the row group.
 func (f *fileReader) readRowGroup(ctx context.Context, i int) (*assembler, int64, error) {
 	rg := f.meta.RowGroups[i]
 	if rg.NumRows < 0 {
 		return nil, 0, fmt.Errorf("row group %d claims %d rows", i, rg.NumRows)
 	}
-	cols := make([]*column, len(f.schema.leaves))
+	type job struct {
+		leaf int
+		cc   *pq.ColumnChunk
+	}
+	var jobs []job
+	seen := make([]bool, len(f.schema.leaves))
 	for _, cc := range rg.Columns {
 		if cc == nil || cc.MetaData == nil {
 			return nil, 0, fmt.Errorf("row group %d has a column chunk without metadata", i)
@@ -97,22 +107,53 @@ func (f *fileReader) readRowGroup(ctx context.Context, i int) (*assembler, int64
 		if !ok {
 			return nil, 0, fmt.Errorf("row group %d has a column chunk for unknown column %q", i, strings.Join(cc.MetaData.PathInSchema, "."))
 		}
-		if !f.needed[leaf] || cols[leaf] != nil {
-			continue
+		if f.needed[leaf] && !seen[leaf] {
+			seen[leaf] = true
+			jobs = append(jobs, job{leaf, cc})
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		c, err := readColumnChunk(ctx, f.r, f.size, cc, f.schema.leaves[leaf], rg.NumRows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("row group %d column %q: %w", i, strings.Join(cc.MetaData.PathInSchema, "."), err)
-		}
-		cols[leaf] = c
 	}
 	for l, need := range f.needed {
-		if need && cols[l] == nil {
+		if need && !seen[l] {
 			return nil, 0, fmt.Errorf("row group %d has no column chunk for column %q", i, f.schema.leaves[l].name)
 		}
 	}
+
+	cols := make([]*column, len(f.schema.leaves))
+	errs := make([]error, len(jobs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), len(jobs)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				cols[jobs[j].leaf], errs[j] = f.readChunk(ctx, jobs[j].cc, jobs[j].leaf, rg.NumRows)
+			}
+		}()
+	}
+	wg.Wait()
+	for j, err := range errs {
+		if err != nil {
+			return nil, 0, fmt.Errorf("row group %d column %q: %w", i, strings.Join(jobs[j].cc.MetaData.PathInSchema, "."), err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
 	return &assembler{cols: cols}, rg.NumRows, nil
+}
+
+// readChunk decodes one column chunk, turning a panic of the decoding
+// library on corrupt data into an error.
+func (f *fileReader) readChunk(ctx context.Context, cc *pq.ColumnChunk, leaf int, numRows int64) (c *column, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = nil, fmt.Errorf("corrupt data: %v", r)
+		}
+	}()
+	return readColumnChunk(ctx, f.r, f.size, cc, f.schema.leaves[leaf], numRows)
 }

@@ -196,6 +196,7 @@ type parquetRowsScanner struct {
 	rgRows  int64      // rows in the current row group
 	rgNext  int64      // next row within the current row group
 	fileRow int64      // index of the next row within the file
+	bufHint int        // JSON buffer size for the next batch
 }
 
 // NextBatch emits up to batch_count rows of the current row group.
@@ -244,7 +245,7 @@ func (s *parquetRowsScanner) NextBatch(ctx context.Context) (batch service.Messa
 	}
 	n := int(min(int64(s.c.batchCount), s.rgRows-s.rgNext))
 	batch = make(service.MessageBatch, n)
-	var buf []byte
+	buf := make([]byte, 0, s.bufHint)
 	for i := range batch {
 		start := len(buf)
 		if buf, err = s.asm.appendRow(buf, s.file.fields); err != nil {
@@ -259,6 +260,7 @@ func (s *parquetRowsScanner) NextBatch(ctx context.Context) (batch service.Messa
 		s.rgNext++
 		s.fileRow++
 	}
+	s.bufHint = len(buf) + len(buf)/8
 	s.c.rows.Incr(int64(n))
 	return batch, nil
 }

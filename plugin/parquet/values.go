@@ -127,97 +127,84 @@ const (
 )
 
 const (
-	layoutMillis = "2006-01-02T15:04:05.000Z07:00"
-	layoutMicros = "2006-01-02T15:04:05.000000Z07:00"
-	layoutNanos  = "2006-01-02T15:04:05.000000000Z07:00"
 	// julianUnixEpoch is the Julian day number of 1970-01-01, the base of
 	// INT96 timestamps.
 	julianUnixEpoch = 2440588
 	nanosPerDay     = int64(24 * time.Hour)
 )
 
-// appendValue appends the JSON rendering of one non-null primitive value of
-// the given kind. v holds the physical value as decoded: bool, int32, int64,
-// float32, float64 or string (bytes of INT96, BYTE_ARRAY and
-// FIXED_LEN_BYTE_ARRAY).
-func appendValue(b []byte, k leafKind, scale int32, dm decimalMode, v any) ([]byte, error) {
+// appendValue appends the JSON rendering of value i of s, of the given
+// kind.
+func appendValue(b []byte, k leafKind, scale int32, dm decimalMode, s *store, i int) ([]byte, error) {
 	switch k {
 	case lkBool:
-		return strconv.AppendBool(b, v.(bool)), nil
-	case lkInt32:
-		return strconv.AppendInt(b, int64(asInt64(v)), 10), nil
+		return strconv.AppendBool(b, s.b[i]), nil
+	case lkInt32, lkInt64:
+		return strconv.AppendInt(b, s.int64At(i), 10), nil
 	case lkUint32:
-		return strconv.AppendUint(b, uint64(uint32(asInt64(v))), 10), nil
-	case lkInt64:
-		return strconv.AppendInt(b, asInt64(v), 10), nil
+		return strconv.AppendUint(b, uint64(uint32(s.int64At(i))), 10), nil
 	case lkUint64:
-		return strconv.AppendUint(b, uint64(asInt64(v)), 10), nil
+		return strconv.AppendUint(b, uint64(s.int64At(i)), 10), nil
 	case lkFloat32:
-		return appendFloat(b, float64(v.(float32)), 32), nil
+		return appendFloat(b, float64(s.f32[i]), 32), nil
 	case lkFloat64:
-		return appendFloat(b, v.(float64), 64), nil
+		return appendFloat(b, s.f64[i], 64), nil
 	case lkString:
-		return appendString(b, v.(string)), nil
+		return appendString(b, s.bytesAt(i)), nil
 	case lkBase64:
-		return appendBase64(b, v.(string)), nil
+		return appendBase64(b, s.bytesAt(i)), nil
 	case lkDecimal:
-		return appendDecimal(b, v, scale, dm)
+		return appendDecimal(b, s, i, scale, dm)
 	case lkDate:
 		b = append(b, '"')
-		b = time.Unix(asInt64(v)*86400, 0).UTC().AppendFormat(b, "2006-01-02")
+		b = appendDate(b, s.int64At(i))
 		return append(b, '"'), nil
 	case lkTimeMillis:
-		return appendTimeOfDay(b, asInt64(v)*int64(time.Millisecond), 3), nil
+		return appendTimeOfDay(b, s.int64At(i)*int64(time.Millisecond), 3), nil
 	case lkTimeMicros:
-		return appendTimeOfDay(b, asInt64(v)*int64(time.Microsecond), 6), nil
+		return appendTimeOfDay(b, s.int64At(i)*int64(time.Microsecond), 6), nil
 	case lkTimeNanos:
-		return appendTimeOfDay(b, asInt64(v), 9), nil
+		return appendTimeOfDay(b, s.int64At(i), 9), nil
 	case lkTimestampMillis:
-		return appendTime(b, time.UnixMilli(asInt64(v)), layoutMillis), nil
+		return appendTimestamp(b, s.int64At(i), 1e3, 3), nil
 	case lkTimestampMicros:
-		return appendTime(b, time.UnixMicro(asInt64(v)), layoutMicros), nil
+		return appendTimestamp(b, s.int64At(i), 1e6, 6), nil
 	case lkTimestampNanos:
-		return appendTime(b, time.Unix(0, asInt64(v)), layoutNanos), nil
+		return appendTimestamp(b, s.int64At(i), 1e9, 9), nil
 	case lkInt96:
-		s := v.(string)
-		if len(s) != 12 {
-			return nil, fmt.Errorf("INT96 value has %d bytes, want 12", len(s))
+		v := s.bytesAt(i)
+		if len(v) != 12 {
+			return nil, fmt.Errorf("INT96 value has %d bytes, want 12", len(v))
 		}
-		nanos := int64(binary.LittleEndian.Uint64([]byte(s[:8])))
-		days := int64(binary.LittleEndian.Uint32([]byte(s[8:])))
-		t := time.Unix((days-julianUnixEpoch)*86400, 0).Add(time.Duration(nanos))
-		return appendTime(b, t, layoutNanos), nil
+		nanos := int64(binary.LittleEndian.Uint64(v[:8]))
+		days := int64(binary.LittleEndian.Uint32(v[8:]))
+		// Nanoseconds of the day and Julian days, kept apart so that no
+		// value can overflow.
+		b = append(b, '"')
+		b = appendDate(b, days-julianUnixEpoch+floorDiv(nanos, nanosPerDay))
+		b = append(b, 'T')
+		b = appendClock(b, floorMod(nanos, nanosPerDay), 9)
+		return append(b, 'Z', '"'), nil
 	case lkUUID:
-		s := v.(string)
-		if len(s) != 16 {
-			return nil, fmt.Errorf("UUID value has %d bytes, want 16", len(s))
+		v := s.bytesAt(i)
+		if len(v) != 16 {
+			return nil, fmt.Errorf("UUID value has %d bytes, want 16", len(v))
 		}
-		return appendUUID(b, s), nil
+		return appendUUID(b, v), nil
 	case lkInterval:
-		s := []byte(v.(string))
-		if len(s) != 12 {
-			return nil, fmt.Errorf("INTERVAL value has %d bytes, want 12", len(s))
+		v := s.bytesAt(i)
+		if len(v) != 12 {
+			return nil, fmt.Errorf("INTERVAL value has %d bytes, want 12", len(v))
 		}
 		b = append(b, `{"months":`...)
-		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(s)), 10)
+		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(v)), 10)
 		b = append(b, `,"days":`...)
-		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(s[4:])), 10)
+		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(v[4:])), 10)
 		b = append(b, `,"milliseconds":`...)
-		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(s[8:])), 10)
+		b = strconv.AppendUint(b, uint64(binary.LittleEndian.Uint32(v[8:])), 10)
 		return append(b, '}'), nil
 	}
 	return nil, fmt.Errorf("unknown value kind %d", k)
-}
-
-// asInt64 widens the decoded integer types.
-func asInt64(v any) int64 {
-	switch x := v.(type) {
-	case int32:
-		return int64(x)
-	case int64:
-		return x
-	}
-	panic(fmt.Sprintf("integer column holds %T", v))
 }
 
 // appendFloat writes a float the way encoding/json does. JSON has no NaN or
@@ -249,21 +236,31 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 	return b
 }
 
-func appendTime(b []byte, t time.Time, layout string) []byte {
+// appendTimestamp writes v, in units of 1/perSecond seconds since the Unix
+// epoch, as RFC 3339 in UTC with the given number of fractional digits.
+func appendTimestamp(b []byte, v, perSecond int64, digits int) []byte {
+	sec, frac := floorDiv(v, perSecond), floorMod(v, perSecond)
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, layout)
-	return append(b, '"')
+	b = appendDate(b, floorDiv(sec, 86400))
+	b = append(b, 'T')
+	b = appendClock(b, floorMod(sec, 86400)*int64(time.Second)+frac*(int64(time.Second)/perSecond), digits)
+	return append(b, 'Z', '"')
 }
 
-// appendTimeOfDay writes nanoseconds since midnight as "HH:MM:SS.fff" with
-// the given number of fractional digits.
+// appendTimeOfDay writes nanoseconds since midnight as a quoted
+// "HH:MM:SS.fff" with the given number of fractional digits.
 func appendTimeOfDay(b []byte, nanos int64, digits int) []byte {
 	b = append(b, '"')
-	neg := nanos < 0
-	if neg {
+	if nanos < 0 {
 		b = append(b, '-')
 		nanos = -nanos
 	}
+	b = appendClock(b, nanos, digits)
+	return append(b, '"')
+}
+
+// appendClock writes non-negative nanoseconds as "HH:MM:SS.fff".
+func appendClock(b []byte, nanos int64, digits int) []byte {
 	sec := nanos / int64(time.Second)
 	b = appendPadded(b, sec/3600, 2)
 	b = append(b, ':')
@@ -275,9 +272,47 @@ func appendTimeOfDay(b []byte, nanos int64, digits int) []byte {
 	for i := digits; i < 9; i++ {
 		frac /= 10
 	}
-	b = appendPadded(b, frac, digits)
-	return append(b, '"')
+	return appendPadded(b, frac, digits)
 }
+
+// appendDate writes days since 1970-01-01 as YYYY-MM-DD in the proleptic
+// Gregorian calendar (the civil-from-days algorithm of H. Hinnant).
+func appendDate(b []byte, days int64) []byte {
+	z := days + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 {
+		b = append(b, '-')
+		y = -y
+	}
+	b = appendPadded(b, y, 4)
+	b = append(b, '-')
+	b = appendPadded(b, m, 2)
+	b = append(b, '-')
+	return appendPadded(b, d, 2)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
 
 func appendPadded(b []byte, v int64, width int) []byte {
 	var tmp [20]byte
@@ -290,7 +325,7 @@ func appendPadded(b []byte, v int64, width int) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-func appendUUID(b []byte, s string) []byte {
+func appendUUID(b []byte, s []byte) []byte {
 	b = append(b, '"')
 	for i := 0; i < 16; i++ {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
@@ -301,43 +336,42 @@ func appendUUID(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func appendBase64(b []byte, s string) []byte {
+func appendBase64(b []byte, s []byte) []byte {
 	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, []byte(s))
+	b = base64.StdEncoding.AppendEncode(b, s)
 	return append(b, '"')
 }
 
 // appendDecimal writes the unscaled integer (INT32, INT64, or big-endian
 // two's complement bytes) with the decimal point placed by scale, never
 // going through a float.
-func appendDecimal(b []byte, v any, scale int32, dm decimalMode) ([]byte, error) {
+func appendDecimal(b []byte, s *store, i int, scale int32, dm decimalMode) ([]byte, error) {
 	var tmp [48]byte
 	var digits []byte
-	switch x := v.(type) {
-	case int32:
-		digits = strconv.AppendInt(tmp[:0], int64(x), 10)
-	case int64:
-		digits = strconv.AppendInt(tmp[:0], x, 10)
-	case string:
+	switch s.typ {
+	case pq.Type_INT32, pq.Type_INT64:
+		digits = strconv.AppendInt(tmp[:0], s.int64At(i), 10)
+	case pq.Type_BYTE_ARRAY, pq.Type_FIXED_LEN_BYTE_ARRAY:
+		x := s.bytesAt(i)
 		if len(x) == 0 {
 			return nil, fmt.Errorf("DECIMAL value has no bytes")
 		}
 		if len(x) <= 8 {
 			var u uint64
-			for i := 0; i < len(x); i++ {
-				u = u<<8 | uint64(x[i])
+			for _, c := range x {
+				u = u<<8 | uint64(c)
 			}
 			shift := uint(64 - 8*len(x))
 			digits = strconv.AppendInt(tmp[:0], int64(u<<shift)>>shift, 10)
 		} else {
-			n := new(big.Int).SetBytes([]byte(x))
+			n := new(big.Int).SetBytes(x)
 			if x[0]&0x80 != 0 {
 				n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(x))))
 			}
 			digits = n.Append(tmp[:0], 10)
 		}
 	default:
-		return nil, fmt.Errorf("DECIMAL column holds %T", v)
+		return nil, fmt.Errorf("DECIMAL on a %s column", s.typ)
 	}
 	if dm == decimalString {
 		b = append(b, '"')
@@ -372,7 +406,7 @@ func appendDecimal(b []byte, v any, scale int32, dm decimalMode) ([]byte, error)
 
 // appendString writes s as a JSON string. Invalid UTF-8 is replaced by
 // U+FFFD, as encoding/json does, so the output is always valid JSON.
-func appendString(b []byte, s string) []byte {
+func appendString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -399,7 +433,7 @@ func appendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
