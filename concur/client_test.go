@@ -549,3 +549,32 @@ func TestEmptyIDsAreRefusedAndResponsesReported(t *testing.T) {
 		t.Errorf("reported %+v", infos)
 	}
 }
+
+func TestMalformedAnswers(t *testing.T) {
+	api := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/mappings"):
+			writeJSON(w, http.StatusOK, `{"erpId":`)
+		case r.URL.Query().Get("next") == "":
+			writeJSON(w, http.StatusOK, `{"data":[{"id":"1"},{"id":"2"}],"links":{"next":{"href":"`+r.URL.Path+`?next=2"}}}`)
+		default:
+			writeJSON(w, http.StatusOK, `{"data":[{"id":3}]}`) // id is not a string
+		}
+	})
+	c := newTestClient(t, api.URL)
+	if _, err := c.Mappings(context.Background(), testERP); err == nil || !strings.Contains(err.Error(), "decoding answer (status 200)") {
+		t.Errorf("truncated answer: %v", err)
+	}
+	var ids []string
+	var last error
+	for a, err := range c.Accounts(context.Background(), testERP) {
+		if err != nil {
+			last = err
+			continue
+		}
+		ids = append(ids, a.ID)
+	}
+	if strings.Join(ids, ",") != "1,2" || last == nil || !strings.Contains(last.Error(), "listing accounts of erp") {
+		t.Errorf("records before the bad page %v, error %v", ids, last)
+	}
+}

@@ -287,3 +287,35 @@ func TestTypedBodies(t *testing.T) {
 		t.Error("edition number accepted")
 	}
 }
+
+// FuzzLinks checks that any input either fails to decode or decodes into
+// links that survive an encode/decode round trip unchanged.
+func FuzzLinks(f *testing.F) {
+	for _, seed := range []string{
+		`{"next":{"href":"/v4/a?next=x"},"self":{"href":"/v4/b"}}`,
+		`[{"rel":"next","href":"/a"},{"rel":"next","href":"/b"}]`,
+		`null`, `{}`, `[]`, `{"":{"href":""}}`, `[{"href":"x"}]`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var l Links
+		if json.Unmarshal([]byte(in), &l) != nil {
+			return
+		}
+		out, err := json.Marshal(l)
+		if err != nil {
+			t.Fatalf("encoding %v: %v", l, err)
+		}
+		var again Links
+		if err := json.Unmarshal(out, &again); err != nil {
+			t.Fatalf("decoding %s: %v", out, err)
+		}
+		if len(l) == 0 && len(again) == 0 {
+			return
+		}
+		if !reflect.DeepEqual(l, again) {
+			t.Fatalf("%s: %v became %v", in, l, again)
+		}
+	})
+}
