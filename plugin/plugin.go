@@ -2,4 +2,16 @@
 // its side effects into any Benthos or Redpanda Connect build:
 //
 //	import _ "github.com/concurflow/concurflow/plugin"
+//
+// Components: the concur_accounting output, concur_events input and
+// concur_request_errors / concur_mappings processors (plugin/concur), the
+// kafka_go input and output (plugin/kafkago) and the parquet_rows scanner
+// (plugin/parquet). Every name is distinct from Redpanda Connect's, so
+// importing this package never replaces another component.
 package plugin
+
+import (
+	_ "github.com/concurflow/concurflow/plugin/concur"
+	_ "github.com/concurflow/concurflow/plugin/kafkago"
+	_ "github.com/concurflow/concurflow/plugin/parquet"
+)
