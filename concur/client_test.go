@@ -353,6 +353,9 @@ func TestAPIErrors(t *testing.T) {
 	}{
 		{"429", 429, `{"errorCode":"security.rate.limit.reached","errorMessage":"This endpoint can be called once per second"}`, "3", ErrRateLimited, true},
 		{"400 rate limit", 400, rateLimit400, "", ErrRateLimited, true},
+		{"400 general words", 400, `{"httpStatus":"400 - Bad Request","errorMessage":"The number of requests received exceed the request limit."}`, "", ErrRateLimited, true},
+		{"400 validation naming a rate limit", 400, `{"errorCode":"validationFailed","errorMessage":"Rate Limit Corp: too many requests in name","validationErrors":[{"source":"name","errorMessage":"too long"}]}`, "", ErrValidation, false},
+		{"400 other", 400, `{"errorCode":"invalidJson","errorMessage":"The request body is not valid JSON"}`, "", nil, false},
 		{"412", 412, `{"errorCode":"precondition","errorMessage":"already accepted"}`, "", ErrAlreadyAccepted, false},
 		{"400 validation", 400, `{"errorCode":"dataInvalid","errorMessage":"bad","validationErrors":[{"source":"data[0].type","errorMessage":"must not be null","errorCode":"NotNull"}]}`, "", ErrValidation, false},
 		{"401", 401, `{"errorCode":"unauthorized"}`, "", ErrUnauthorized, false},
@@ -371,7 +374,7 @@ func TestAPIErrors(t *testing.T) {
 			})
 			c := newTestClient(t, api.URL)
 			_, err := c.Patch(context.Background(), testERP, ObjectAccounts, []byte(`{"data":[]}`), "")
-			if !errors.Is(err, tc.is) {
+			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Fatalf("%v does not match %v", err, tc.is)
 			}
 			for _, other := range []error{ErrRateLimited, ErrAlreadyAccepted, ErrValidation, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrServer} {

@@ -94,8 +94,7 @@ func (e *APIError) Is(target error) bool {
 	case ErrAlreadyAccepted:
 		return e.StatusCode == http.StatusPreconditionFailed
 	case ErrValidation:
-		return e.StatusCode == http.StatusBadRequest && len(e.Message.ValidationErrors) > 0 &&
-			!isRateLimitMessage(e.Message)
+		return e.StatusCode == http.StatusBadRequest && len(e.Message.ValidationErrors) > 0
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
 	case ErrForbidden:
@@ -118,18 +117,25 @@ func (e *APIError) As(target any) bool {
 	return false
 }
 
-// isRateLimitMessage recognises a rate limit answer in a 400 body by
-// lower-cased fragments: the security.rate.limit.reached id and "Too many
-// requests" message of the List Item Bulk page, and the "exceed the request
-// limit" wording of the HTTP Status Codes page.
+// isRateLimitMessage recognises a rate limit answer in a 400 body: an
+// error code like the security.rate.limit.reached id of the List Item Bulk
+// page, or a message in the words of that page ("Too many requests") or of
+// the HTTP Status Codes page ("exceed the request limit"). A body with
+// validation errors is about the data, never a rate limit.
 func isRateLimitMessage(m ErrorMessage) bool {
-	markers := [...]string{"rate.limit", "rate limit", "ratelimit", "rate_limit", "too many requests", "request limit"}
-	for _, s := range [...]string{m.Code(), m.Text()} {
-		s = strings.ToLower(s)
-		for _, marker := range markers {
-			if strings.Contains(s, marker) {
-				return true
-			}
+	if len(m.ValidationErrors) > 0 {
+		return false
+	}
+	code := strings.ToLower(m.Code())
+	for _, marker := range [...]string{"rate.limit", "ratelimit", "rate_limit", "toomanyrequests", "too_many_requests"} {
+		if strings.Contains(code, marker) {
+			return true
+		}
+	}
+	text := strings.ToLower(m.Text())
+	for _, marker := range [...]string{"too many requests", "rate limit", "exceed the request limit", "exceeded the request limit", "request limit exceeded", "request limit reached"} {
+		if strings.Contains(text, marker) {
+			return true
 		}
 	}
 	return false
