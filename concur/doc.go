@@ -38,13 +38,16 @@
 // ClientConfig.OnResponse reports every call (method, path, status,
 // latency, correlation id) for logs and metrics.
 //
-// Non-2xx answers are *APIError values, which match ErrRateLimited (429,
-// and a 400 whose code or message speaks of a rate or request limit, the
-// general form of the HTTP Status Codes page), ErrAlreadyAccepted (412 on
-// an if-none-match key Concur has seen), ErrValidation, ErrUnauthorized,
-// ErrForbidden, ErrNotFound and ErrServer with errors.Is. IsRetryable says
-// whether resending may help. The Concur-Correlationid header of an answer
-// is kept in APIError.CorrelationID and RequestStatus.CorrelationID.
+// Non-2xx answers are *APIError values, which match with errors.Is:
+// ErrRateLimited (429, and Concur's general 400 form, "the number of
+// requests received exceed the request limit" on the HTTP Status Codes
+// page, recognised by a rate-limit error code such as
+// security.rate.limit.reached or by that wording, never when the body
+// carries validation errors), ErrAlreadyAccepted (412 on an if-none-match
+// key Concur has seen), ErrValidation, ErrUnauthorized, ErrForbidden,
+// ErrNotFound and ErrServer. IsRetryable says whether resending may help.
+// The Concur-Correlationid header of an answer is kept in
+// APIError.CorrelationID and RequestStatus.CorrelationID.
 //
 // # OAuth2
 //

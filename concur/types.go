@@ -429,6 +429,18 @@ type PaymentType struct {
 	ErpCreditCardAccount string `json:"erpCreditCardAccount,omitempty"`
 }
 
+// Transaction types and posting dates of a payment type, as the PaymentType
+// table of the Schema page lists them.
+const (
+	TransactionBill           = "BILL"
+	TransactionCreditCard     = "CREDIT CARD"
+	TransactionGeneralJournal = "GENERAL JOURNAL"
+
+	PostingDateReportCreate      = "REPORTCREATE"
+	PostingDateReportSubmit      = "REPORTSUBMIT"
+	PostingDateProcessorApproval = "PROCESSORAPPROVAL"
+)
+
 // ListMapping maps an ERP list to a Concur list (see ListMapping on the
 // Schema page).
 type ListMapping struct {
