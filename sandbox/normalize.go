@@ -6,8 +6,9 @@ import "fmt"
 // examples and absent fields as null (as the Vendors page's GET sample
 // shows). Unknown fields of a record are not kept.
 
-// normalize renders a valid record in its cached shape.
-func normalize(obj Object, raw []byte) ([]byte, error) {
+// normalize appends a valid record in its cached shape to dst and returns
+// the extended buffer; the record is the appended tail.
+func normalize(dst []byte, obj Object, raw []byte) ([]byte, error) {
 	var fs *fieldSet
 	switch obj {
 	case ObjectAccount:
@@ -19,9 +20,9 @@ func normalize(obj Object, raw []byte) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("normalizing record: unknown object type %q", obj)
 	}
-	out, err := fs.render(make([]byte, 0, len(raw)+64), raw)
+	out, err := fs.render(dst, raw)
 	if err != nil {
-		return nil, fmt.Errorf("normalizing %s record: %w", obj, err)
+		return dst, fmt.Errorf("normalizing %s record: %w", obj, err)
 	}
 	return out, nil
 }

@@ -122,6 +122,13 @@ func (s *Server) check(req *request) []op {
 		s.checkTaxData(req, ops)
 		return ops
 	}
+	// Normalized records share one buffer per request: one allocation
+	// instead of one per record.
+	size := 0
+	for _, raw := range req.data {
+		size += len(raw) + 32
+	}
+	buf := make([]byte, 0, size)
 	for i, raw := range req.data {
 		o := &ops[i]
 		o.raw = raw
@@ -140,12 +147,14 @@ func (s *Server) check(req *request) []op {
 			continue
 		}
 		if !o.deleted {
-			norm, err := normalize(req.object, raw)
+			start := len(buf)
+			next, err := normalize(buf, req.object, raw)
 			if err != nil {
 				o.errs = []ValidationError{{Source: "", ErrorMessage: err.Error(), ErrorCode: "record.invalid"}}
 				continue
 			}
-			o.norm = norm
+			buf = next
+			o.norm = buf[start:len(buf):len(buf)]
 		}
 	}
 	return ops

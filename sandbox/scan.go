@@ -131,7 +131,8 @@ var (
 )
 
 func (fs *fieldSet) render(dst, src []byte) ([]byte, error) {
-	vals := make([][]byte, len(fs.names))
+	var buf [16][]byte // every field set has at most 16 names
+	vals := buf[:len(fs.names)]
 	ok := members(src, func(key, val []byte) {
 		for i, n := range fs.names {
 			if string(key) == n {
