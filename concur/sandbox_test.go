@@ -121,7 +121,19 @@ func TestSandboxEveryEndpoint(t *testing.T) {
 	if strings.Join(failed, ",") != "bad" {
 		t.Errorf("failed records %v, want [bad]", failed)
 	}
-	ids := keys(t, c.Accounts(ctx, erpID), func(a Account) string { return a.ID })
+	var pages int
+	counting, err := NewClient(ClientConfig{CompanyID: c.CompanyID(), TokenSource: ts, OnResponse: func(i ResponseInfo) {
+		if i.Method == "GET" && strings.HasSuffix(i.Path, "/accounts") && i.StatusCode == 200 {
+			pages++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := keys(t, counting.Accounts(ctx, erpID), func(a Account) string { return a.ID })
+	if pages < 3 {
+		t.Errorf("40 accounts came in %d pages of 1 KB, want at least 3", pages)
+	}
 	if strings.Join(ids, ",") != strings.Join(want, ",") {
 		t.Errorf("accounts read back over pages of 1 KB: %v", ids)
 	}
