@@ -49,14 +49,14 @@ func newPublisher(cfg config) (publisher, error) {
 // where the sample has it, absent where the sample lacks it; top-level data
 // only on data.resetRequested.
 type outEvent struct {
-	ID            string           `json:"id"`
-	CorrelationID string           `json:"correlationId"`
-	Topic         string           `json:"topic"`
-	Subtopic      *json.RawMessage `json:"subtopic,omitempty"`
-	EventType     string           `json:"eventType"`
-	TimeStamp     string           `json:"timeStamp"`
-	Data          json.RawMessage  `json:"data,omitempty"`
-	Facts         outFacts         `json:"facts"`
+	ID            string          `json:"id"`
+	CorrelationID string          `json:"correlationId"`
+	Topic         string          `json:"topic"`
+	Subtopic      json.RawMessage `json:"subtopic,omitempty"`
+	EventType     string          `json:"eventType"`
+	TimeStamp     string          `json:"timeStamp"`
+	Data          json.RawMessage `json:"data,omitempty"`
+	Facts         outFacts        `json:"facts"`
 }
 
 type outFacts struct {
@@ -65,8 +65,6 @@ type outFacts struct {
 	PartnerID string          `json:"partnerId"`
 	Data      json.RawMessage `json:"data,omitempty"`
 }
-
-var nullSubtopic = json.RawMessage("null")
 
 func newCorrelationID() string { return uuid.NewString() }
 
@@ -82,7 +80,7 @@ func (s *Server) factsEvent(e *erp, companyID, eventType, correlationID string, 
 	}
 	switch eventType {
 	case evStatusUpdated, evListMappingCreated, evListMappingDeleted:
-		ev.Subtopic = &nullSubtopic
+		ev.Subtopic = json.RawMessage("null")
 	}
 	return ev
 }
