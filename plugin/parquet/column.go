@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/golang/snappy"
 	"github.com/xitongsys/parquet-go/compress"
 	"github.com/xitongsys/parquet-go/layout"
 	pq "github.com/xitongsys/parquet-go/parquet"
@@ -131,13 +132,30 @@ func readColumnChunk(ctx context.Context, r io.ReaderAt, fileSize int64, cc *pq.
 	return c, nil
 }
 
-func uncompress(data []byte, codec pq.CompressionCodec) ([]byte, error) {
+// maxPageSize bounds the uncompressed size of one page, so that a corrupt
+// header cannot ask for an absurd allocation.
+const maxPageSize = 1 << 30
+
+// uncompress decompresses a page body that the page header says is want
+// bytes uncompressed, and checks that it is.
+func uncompress(data []byte, codec pq.CompressionCodec, want int) ([]byte, error) {
+	if want < 0 || want > maxPageSize {
+		return nil, fmt.Errorf("page claims %d uncompressed bytes", want)
+	}
 	if codec == pq.CompressionCodec_UNCOMPRESSED {
 		return data, nil
+	}
+	if codec == pq.CompressionCodec_SNAPPY {
+		if n, err := snappy.DecodedLen(data); err != nil || n > want {
+			return nil, fmt.Errorf("snappy block of %d bytes does not fit the page's %d bytes", n, want)
+		}
 	}
 	out, err := compress.Uncompress(data, codec)
 	if err != nil {
 		return nil, fmt.Errorf("decompressing %s: %w", codec, err)
+	}
+	if len(out) != want {
+		return nil, fmt.Errorf("decompressed %s page has %d bytes, its header says %d", codec, len(out), want)
 	}
 	return out, nil
 }
@@ -147,7 +165,7 @@ func readDictPage(hdr *pq.PageHeader, page []byte, md *pq.ColumnMetaData, leaf *
 	if dh == nil {
 		return nil, fmt.Errorf("missing dictionary page header")
 	}
-	raw, err := uncompress(page, md.Codec)
+	raw, err := uncompress(page, md.Codec, int(hdr.UncompressedPageSize))
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +185,7 @@ func (c *column) readDataPageV1(hdr *pq.PageHeader, page []byte, md *pq.ColumnMe
 	if dh == nil {
 		return scratch, fmt.Errorf("missing data page header")
 	}
-	raw, err := uncompress(page, md.Codec)
+	raw, err := uncompress(page, md.Codec, int(hdr.UncompressedPageSize))
 	if err != nil {
 		return scratch, err
 	}
@@ -204,7 +222,7 @@ func (c *column) readDataPageV2(hdr *pq.PageHeader, page []byte, md *pq.ColumnMe
 	values := page[rll+dll:]
 	if dh.IsCompressed {
 		var err error
-		if values, err = uncompress(values, md.Codec); err != nil {
+		if values, err = uncompress(values, md.Codec, int(hdr.UncompressedPageSize)-rll-dll); err != nil {
 			return scratch, err
 		}
 	}
