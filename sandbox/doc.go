@@ -60,9 +60,9 @@
 //     (the record as received, compacted, as a JSON string) and the
 //     validationErrors of sandbox/internal/schema or the stateful rules
 //     below. data.statusUpdated is published when a request completes.
-//   - Limits: a body over 4 MB is refused with 413 (read through
-//     http.MaxBytesReader, never unbounded); a record over 200 KB fails
-//     alone ("record.size.exceeded"); more than one write per second per
+//   - Limits: a body over 4 MB (4,000,000 bytes) is refused with 413 (read
+//     through http.MaxBytesReader, never unbounded); a record over 200 KB
+//     (200,000 bytes) fails alone ("record.size.exceeded"); more than one write per second per
 //     endpoint per company+ERP is refused with 429 and errorCode
 //     "security.rate.limit.reached", or with WithRateLimitForm(RateLimit400)
 //     the gateway's 400 form {"timestamp","httpStatus","error":{"id",
@@ -106,6 +106,7 @@
 //
 // # Choices where the docs are silent
 //
+//   - "4 MB" and "200 KB" are read as decimal units, the stricter reading.
 //   - Error codes of ErrorMessage bodies (unauthorized, forbidden, notFound,
 //     badRequest, invalidJson, invalidUuid, validationFailed,
 //     payloadTooLarge, unsupportedMediaType, requestAlreadyAccepted,

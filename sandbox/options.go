@@ -72,14 +72,16 @@ func defaultConfig() config {
 		requestTokenTTL: 24 * time.Hour,
 		rateLimit:       true,
 		pageSize:        1 << 20,
-		maxBody:         4 << 20,
-		maxRecord:       200 << 10,
-		now:             time.Now,
-		retention:       72 * time.Hour,
-		logLimit:        10000,
-		registerEvery:   time.Minute,
-		patchEvery:      time.Second,
-		vendorTTL:       150 * 24 * time.Hour,
+		// The pages say "4 MB" and "200 KB" without a unit base; the
+		// stricter decimal reading catches more client mistakes.
+		maxBody:       4_000_000,
+		maxRecord:     200_000,
+		now:           time.Now,
+		retention:     72 * time.Hour,
+		logLimit:      10000,
+		registerEvery: time.Minute,
+		patchEvery:    time.Second,
+		vendorTTL:     150 * 24 * time.Hour,
 	}
 }
 
