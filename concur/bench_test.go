@@ -22,6 +22,7 @@ func BenchmarkTokenContextParallel(b *testing.B) {
 	}
 	ts.mu.Lock()
 	ts.access = &oauth2.Token{AccessToken: "a", Expiry: time.Now().Add(time.Hour)}
+	ts.refreshAt = ts.access.Expiry.Add(-DefaultRefreshSkew)
 	ts.mu.Unlock()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
