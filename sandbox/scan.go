@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 )
 
@@ -66,7 +67,7 @@ func stringEnd(b []byte, i int) int {
 	}
 }
 
-// members calls fn with the raw key (without quotes, escapes kept) and raw
+// members calls fn with the key (unescaped) and raw
 // value of every member of the object at b, in order. It returns false when
 // b is not an object.
 func members(b []byte, fn func(key, val []byte)) bool {
@@ -78,6 +79,12 @@ func members(b []byte, fn func(key, val []byte)) bool {
 	for i < len(b) && b[i] == '"' {
 		kEnd := stringEnd(b, i)
 		key := b[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var unescaped string
+			if json.Unmarshal(b[i:kEnd], &unescaped) == nil {
+				key = []byte(unescaped)
+			}
+		}
 		i = skipWS(b, kEnd)
 		i = skipWS(b, i+1) // ':'
 		vEnd := valueEnd(b, i)
