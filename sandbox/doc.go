@@ -87,7 +87,8 @@
 //   - Errors are ErrorMessage bodies (timestamp, httpStatus "404 - Not
 //     Found", errorCode, errorMessage, path, validationErrors): malformed
 //     JSON and bad UUIDs 400, unknown company, ERP, request or path 404, a
-//     content type other than application/json 415.
+//     method the path does not serve 405 (with Allow), a content type other
+//     than application/json 415.
 //   - Every answer carries Concur-Correlationid: the request's own, or a
 //     new UUID.
 //
@@ -109,8 +110,8 @@
 //   - "4 MB" and "200 KB" are read as decimal units, the stricter reading.
 //   - Error codes of ErrorMessage bodies (unauthorized, forbidden, notFound,
 //     badRequest, invalidJson, invalidUuid, validationFailed,
-//     payloadTooLarge, unsupportedMediaType, requestAlreadyAccepted,
-//     internalServerError) are the sandbox's own.
+//     payloadTooLarge, unsupportedMediaType, methodNotAllowed,
+//     requestAlreadyAccepted, internalServerError) are the sandbox's own.
 //   - Deleting a record that is not cached succeeds. Deleting a list name
 //     publishes no event. A request's rate budget is spent only when it is
 //     accepted; 412 and 4xx answers spend nothing.

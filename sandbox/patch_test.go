@@ -367,6 +367,7 @@ func TestMalformedRequestsGetClear4xx(t *testing.T) {
 		{"unknown request", "GET", e.api("/requests/" + uuid.NewString()), nil, nil, 404},
 		{"request not a UUID", "GET", e.api("/requests/nope"), nil, nil, 400},
 		{"unknown path", "GET", e.api("/nothing"), nil, nil, 404},
+		{"wrong method", "DELETE", e.api("/accounts"), nil, nil, 405},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

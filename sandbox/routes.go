@@ -45,14 +45,30 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+apiPrefix+"/requests/{requestId}/errors", s.api(s.handleCompanyRequestErrors))
 
 	s.adminRoutes(mux)
-	mux.HandleFunc("/", s.handleNotFound)
+	mux.HandleFunc("/", s.handleUnrouted(mux))
 	return s.middleware(mux)
 }
 
-// handleNotFound answers unknown paths and wrong methods with an
-// ErrorMessage instead of the mux's plain text.
-func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, http.StatusNotFound, codeNotFound, "No resource at "+r.Method+" "+r.URL.Path)
+// handleUnrouted answers unknown paths (404) and known paths with another
+// method (405 with Allow) with an ErrorMessage instead of the mux's plain
+// text.
+func (s *Server) handleUnrouted(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.writeError(w, r, http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		s.writeError(w, r, http.StatusNotFound, codeNotFound, "No resource at "+r.Method+" "+r.URL.Path)
+	}
 }
 
 // apiHandler is an API handler with the company id checked.
