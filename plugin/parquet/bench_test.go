@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,7 +194,7 @@ func BenchmarkStreamRows(b *testing.B) {
 	var rows int64
 	for i := 0; i < b.N; i++ {
 		sb := service.NewStreamBuilder()
-		sb.SetLogger(nil)
+		sb.SetLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err := sb.AddInputYAML(fileInput("{ batch_count: 1000 }", path)); err != nil {
 			b.Fatal(err)
 		}

@@ -304,7 +304,14 @@ func (c *column) appendPage(n int, rlData, dlData, values []byte, enc pq.Encodin
 		for _, v := range scratch {
 			c.values.b = append(c.values.b, v != 0)
 		}
-	case pq.Encoding_DELTA_BINARY_PACKED, pq.Encoding_DELTA_LENGTH_BYTE_ARRAY, pq.Encoding_DELTA_BYTE_ARRAY, pq.Encoding_BYTE_STREAM_SPLIT:
+	case pq.Encoding_DELTA_LENGTH_BYTE_ARRAY, pq.Encoding_DELTA_BYTE_ARRAY:
+		if md.Type != pq.Type_BYTE_ARRAY && md.Type != pq.Type_FIXED_LEN_BYTE_ARRAY {
+			return scratch, fmt.Errorf("%s encoding of %s values is not supported", enc, md.Type)
+		}
+		if err := c.values.appendDeltaByteArray(values, nonNull, enc == pq.Encoding_DELTA_BYTE_ARRAY); err != nil {
+			return scratch, fmt.Errorf("%s values: %w", enc, err)
+		}
+	case pq.Encoding_DELTA_BINARY_PACKED, pq.Encoding_BYTE_STREAM_SPLIT:
 		vals, err := layout.ReadDataPageValues(bytes.NewReader(values), enc, md.Type, -1, uint64(nonNull), uint64(c.leaf.el.GetTypeLength()))
 		if err != nil {
 			return scratch, fmt.Errorf("%s values: %w", enc, err)

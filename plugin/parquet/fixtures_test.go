@@ -265,7 +265,7 @@ func annotateFooter(t testing.TB, path string, ann map[string]xpq.ConvertedType)
 // pgItem and pgRow are the parquet-go/parquet-go fixture: logical types as
 // that library writes them (DATA_PAGE_V2, LogicalType annotations).
 type pgItem struct {
-	SKU string  `parquet:"sku"`
+	SKU string  `parquet:"sku,delta"`
 	Qty int32   `parquet:"qty"`
 	Tag *string `parquet:"tag,optional"`
 }

@@ -1,10 +1,12 @@
 package parquet
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 
+	"github.com/xitongsys/parquet-go/encoding"
 	pq "github.com/xitongsys/parquet-go/parquet"
 )
 
@@ -201,6 +203,73 @@ func (s *store) appendPlain(data []byte, n int) error {
 		}
 	default:
 		return fmt.Errorf("unknown physical type %s", s.typ)
+	}
+	return nil
+}
+
+// readDeltaLengths reads one DELTA_BINARY_PACKED block of lengths with the
+// library's decoder and checks them.
+func readDeltaLengths(r *bytes.Reader, what string) ([]int, error) {
+	vals, err := encoding.ReadDeltaBinaryPackedINT64(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	out := make([]int, len(vals))
+	for i, v := range vals {
+		n, ok := v.(int64)
+		if !ok || n < 0 || n > int64(r.Size()) {
+			return nil, fmt.Errorf("%s: bad length %v", what, v)
+		}
+		out[i] = int(n)
+	}
+	return out, nil
+}
+
+// appendDeltaByteArray decodes n byte arrays encoded as DELTA_LENGTH_BYTE_ARRAY
+// (lengths, then the bytes) or, with prefixed set, DELTA_BYTE_ARRAY (prefix
+// lengths, then suffixes as DELTA_LENGTH_BYTE_ARRAY), copying the bytes
+// straight into the store.
+func (s *store) appendDeltaByteArray(data []byte, n int, prefixed bool) error {
+	if n == 0 {
+		return nil
+	}
+	r := bytes.NewReader(data)
+	var prefixes []int
+	if prefixed {
+		var err error
+		if prefixes, err = readDeltaLengths(r, "prefix lengths"); err != nil {
+			return err
+		}
+	}
+	lengths, err := readDeltaLengths(r, "lengths")
+	if err != nil {
+		return err
+	}
+	if len(lengths) < n || prefixed && len(prefixes) < n {
+		return fmt.Errorf("got %d lengths for %d values", len(lengths), n)
+	}
+	rest := data[len(data)-r.Len():]
+	prev := -1 // index of the previous value of this page in s
+	for i := 0; i < n; i++ {
+		l := lengths[i]
+		if l > len(rest) {
+			return fmt.Errorf("value %d of %d: length %d exceeds the %d bytes left", i, n, l, len(rest))
+		}
+		if prefixed {
+			p := prefixes[i]
+			if p > 0 && (prev < 0 || p > s.off[prev+1]-s.off[prev]) {
+				return fmt.Errorf("value %d of %d: prefix length %d exceeds the previous value", i, n, p)
+			}
+			if p > 0 {
+				s.buf = append(s.buf, s.buf[s.off[prev]:s.off[prev]+p]...)
+			}
+			s.buf = append(s.buf, rest[:l]...)
+			s.off = append(s.off, len(s.buf))
+		} else {
+			s.appendBytes(rest[:l])
+		}
+		rest = rest[l:]
+		prev = len(s.off) - 2
 	}
 	return nil
 }
