@@ -165,11 +165,26 @@ func (c *Client) RequestStatus(ctx context.Context, erpID, requestID string) (*R
 // Mappings returns the configuration settings and mappings of the ERP
 // integration (see the Mappings page).
 func (c *Client) Mappings(ctx context.Context, erpID string) (*MappingsResponse, error) {
+	raw, err := c.MappingsRaw(ctx, erpID)
+	if err != nil {
+		return nil, err
+	}
 	var out MappingsResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("decoding mappings of erp %s for company %s: %w", erpID, c.companyID, err)
+	}
+	return &out, nil
+}
+
+// MappingsRaw returns the Mappings answer as Concur sent it (a JSON
+// object), members MappingsResponse does not know included; for callers
+// that pass the mappings on rather than read them.
+func (c *Client) MappingsRaw(ctx context.Context, erpID string) (json.RawMessage, error) {
+	var out json.RawMessage
 	if _, err := c.do(ctx, call{method: http.MethodGet, segments: []string{erpID, "mappings"}, out: &out}); err != nil {
 		return nil, fmt.Errorf("getting mappings of erp %s for company %s: %w", erpID, c.companyID, err)
 	}
-	return &out, nil
+	return out, nil
 }
 
 // Accounts iterates over the cached ERP accounts, following next links.
