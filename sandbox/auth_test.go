@@ -81,6 +81,13 @@ func TestTokenErrorsCarryDocumentedCodes(t *testing.T) {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
 	})
+	t.Run("request tokens expired by the admin", func(t *testing.T) {
+		fresh := newEnv(t)
+		fresh.srv.ExpireRequestTokens(fresh.co.ID)
+		if status, tb := fresh.tokenRequest(passwordForm(fresh.co)); status != 400 || tb.Code != 5 {
+			t.Fatalf("%d %+v", status, tb)
+		}
+	})
 	t.Run("expired request token", func(t *testing.T) {
 		e.clock.Advance(24 * time.Hour)
 		status, tb := e.tokenRequest(passwordForm(e.co))

@@ -122,3 +122,20 @@ func TestAdminMappingActionsPublishEvents(t *testing.T) {
 		t.Fatalf("mappings %s", r.body)
 	}
 }
+
+func TestPublishRawEventDeliversBytesAsGiven(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, e.srv)
+	e.srv.Subscribe("", rc.srv.URL)
+	sample := `{"id":"de32e71c-f797-4841-8578-c3d870c28629","correlationId":"ce33f8e586e9c30dd10f81a5dfe83fae","eventType":"mapping.updated","topic":"public.concur.spend.accountingintegration","timeStamp":"2022-10-03T21:25:28.913Z","facts":{"companyId":"5bfa738a-1ae7-471d-8286-3984c54223a7","erpId":"f1f9852c-860a-496b-b38b-eb29fff67b81","partnerId":"8b820d40-8e47-40a0-8c8e-f92eb8f5a0a7"}}`
+	if err := e.srv.PublishRawEvent([]byte(sample)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.PublishRawEvent([]byte(`{"not":"an event"}`)); err == nil {
+		t.Fatal("a non-event was accepted")
+	}
+	e.settle()
+	if len(rc.raw) != 1 || string(rc.raw[0]) != sample {
+		t.Fatalf("delivered %q", rc.raw)
+	}
+}

@@ -110,8 +110,7 @@ func New(t TB, opts ...Option) *Server {
 func (s *Server) URL() string { return s.baseURL }
 
 // Handler is the sandbox's whole HTTP surface, for mounting in another
-// server. Events and token responses then name the host of each request as
-// the geolocation.
+// server (token responses keep naming URL as the geolocation).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close stops the listener, every processing worker and ESS delivery, and
