@@ -34,7 +34,7 @@ func TestStatusUpdatedEventPerRequest(t *testing.T) {
 		t.Fatalf("status update %+v", st)
 	}
 	// The sample shape: subtopic null, _links.errors only.
-	raw := string(rc.raw[0])
+	raw := string(rc.bodies()[0])
 	if !strings.Contains(raw, `"subtopic":null`) || !strings.Contains(raw, `"_links":{"errors":{"href":"/v4/companies/`+e.co.ID+`/requests/`+id+`/errors"}}`) {
 		t.Fatalf("event body %s", raw)
 	}
@@ -135,7 +135,7 @@ func TestPublishRawEventDeliversBytesAsGiven(t *testing.T) {
 		t.Fatal("a non-event was accepted")
 	}
 	e.settle()
-	if len(rc.raw) != 1 || string(rc.raw[0]) != sample {
-		t.Fatalf("delivered %q", rc.raw)
+	if got := rc.bodies(); len(got) != 1 || string(got[0]) != sample {
+		t.Fatalf("delivered %q", got)
 	}
 }

@@ -336,6 +336,13 @@ func newReceiver(t *testing.T, s *sandbox.Server) *receiver {
 	return rc
 }
 
+// bodies returns the raw delivered bodies.
+func (rc *receiver) bodies() [][]byte {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([][]byte(nil), rc.raw...)
+}
+
 func (rc *receiver) byType(eventType string) []*ess.Event {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
