@@ -2,6 +2,7 @@ package parquet
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -343,6 +344,51 @@ func TestNonSeekableStreamIsSpooled(t *testing.T) {
 	}
 }
 
+// TestGzippedFileThroughDecompressScanner reads a gzip-compressed Parquet
+// file through the core decompress scanner: a non-seekable stream that the
+// scanner must spool, in a whole stream.
+func TestGzippedFileThroughDecompressScanner(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "xs.parquet")
+	writeXS(t, src, xpq.CompressionCodec_UNCOMPRESSED)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "xs.parquet.gz")
+	if err := os.WriteFile(path, gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spoolDir := t.TempDir()
+	rows, logs := runStream(t, fmt.Sprintf(`
+file:
+  paths: [ %s ]
+  scanner:
+    decompress:
+      algorithm: gzip
+      into:
+        parquet_rows:
+          spool_dir: %q
+`, path, spoolDir))
+	if len(rows) != len(xsWant) {
+		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(xsWant), logs)
+	}
+	for i, r := range rows {
+		assertJSON(t, fmt.Sprintf("row %d", i), r.body, xsWant[i])
+	}
+	if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+		t.Errorf("spool files left behind: %v", left)
+	}
+}
+
 // TestScannerDirect drives the scanner through OwnedScannerCreator with a
 // plain io.Reader (no ReaderAt), checking batching across row groups, the
 // ack and spool cleanup.
@@ -416,5 +462,24 @@ func TestConfigRejectsBadBatchCount(t *testing.T) {
 	}
 	if _, err := parquetRowsCreatorFromParsed(conf, service.MockResources()); err == nil || !strings.Contains(err.Error(), "batch_count") {
 		t.Errorf("want a batch_count error, got %v", err)
+	}
+}
+
+func TestEmptyFileYieldsNoRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pgo.NewGenericWriter[pgRow](f)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, logs := runStream(t, fileInput("{}", path))
+	if len(rows) != 0 || strings.Contains(logs, "level=ERROR") {
+		t.Errorf("got %d rows; logs:\n%s", len(rows), logs)
 	}
 }
