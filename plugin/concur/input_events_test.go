@@ -64,6 +64,7 @@ type eventsOpts struct {
 	client    *http.Client  // client for posting
 	gate      chan struct{} // when set, the output waits on it per message
 	resources string        // resources YAML
+	keyFile   string        // PEM of the signing key; default the test key
 }
 
 // eventsFreeAddr returns a loopback address nothing listens on right now.
@@ -114,12 +115,16 @@ func startEvents(t *testing.T, o eventsOpts) *eventsHarness {
 			t.Fatal(err)
 		}
 	}
+	keyFile := o.keyFile
+	if keyFile == "" {
+		keyFile = eventsWriteKeyPEM(t, &eventsTestKey().PublicKey)
+	}
 	input := fmt.Sprintf(`
 concur_events:
   address: %s
   public_key_files: [ %q ]
   timeout: 5s
-%s`, addr, eventsWriteKeyPEM(t, &eventsTestKey().PublicKey), o.extraYAML)
+%s`, addr, keyFile, o.extraYAML)
 	if err := sb.AddInputYAML(input); err != nil {
 		t.Fatal(err)
 	}

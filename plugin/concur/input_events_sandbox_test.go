@@ -1,0 +1,83 @@
+package concur
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/concurflow/concurflow/concur/ess"
+	"github.com/concurflow/concurflow/sandbox"
+)
+
+// TestEventsFromSandbox has the sandbox's ESS emulation deliver real events
+// to a stream: a first delivery the output fails is answered 503 and
+// redelivered, and every event reaches the output exactly once.
+func TestEventsFromSandbox(t *testing.T) {
+	srv := sandbox.New(t, sandbox.WithDeliveryBackoff(func(int) time.Duration { return 10 * time.Millisecond }))
+	co, err := srv.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	erpID, err := srv.RegisterERP(co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startEvents(t, eventsOpts{keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
+	srv.Subscribe(co.ID, h.url)
+	h.failNextCalls(1)
+
+	if err := srv.MapList(co.ID, erpID, sandbox.ListMapping{ERPListID: "erpList1", ConcurListID: "concurList1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RequestReset(co.ID, erpID, sandbox.ObjectAccount, sandbox.ObjectVendor); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var types []string
+	for _, g := range h.received() {
+		types = append(types, g.meta[eventsMetaType])
+		if g.meta[eventsMetaCompanyID] != co.ID || g.meta[eventsMetaErpID] != erpID || g.meta[eventsMetaCorrelationID] == "" {
+			t.Errorf("metadata %v does not name company %s, ERP %s and a correlation id", g.meta, co.ID, erpID)
+		}
+		if g.meta[eventsMetaType] == ess.EventDataResetRequested {
+			ev, err := ess.Parse(g.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr, err := ev.ResetRequest()
+			if err != nil || !slices.Equal(rr.AccountingObjects, []string{ess.ObjectAccount, ess.ObjectVendor}) {
+				t.Errorf("reset request = %+v, %v (body %s)", rr, err, g.body)
+			}
+		}
+	}
+	slices.Sort(types)
+	want := []string{ess.EventDataResetRequested, ess.EventListMappingCreated, ess.EventMappingUpdated}
+	if !slices.Equal(types, want) {
+		t.Errorf("received event types %v, want each of %v once", types, want)
+	}
+
+	var failed, ok int
+	for _, d := range srv.Deliveries() {
+		switch d.StatusCode {
+		case http.StatusServiceUnavailable:
+			failed++
+			if !d.WillRetry {
+				t.Errorf("503 delivery not retried: %+v", d)
+			}
+		case http.StatusOK:
+			ok++
+		default:
+			t.Errorf("unexpected delivery %+v", d)
+		}
+	}
+	if failed != 1 || ok != 3 {
+		t.Errorf("deliveries: %d answered 503, %d answered 200; want 1 and 3", failed, ok)
+	}
+}
