@@ -3,7 +3,6 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,30 +16,8 @@ import (
 // is one ~1 MB PATCH of accounts; the timer covers waiting for the last
 // request to be processed.
 func BenchmarkPatchIngest(b *testing.B) {
-	srv, err := sandbox.Start(sandbox.WithSigningKey(testKey()), sandbox.WithRateLimit(false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	co, err := srv.SeedCompany()
-	if err != nil {
-		b.Fatal(err)
-	}
-	erp, err := srv.RegisterERP(co.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := &env{srv: srv, co: co, erp: erp}
-	resp, err := http.PostForm(srv.URL()+"/oauth2/v0/token", passwordForm(co))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var tb tokenBody
-	err = json.NewDecoder(resp.Body).Decode(&tb)
-	resp.Body.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newEnv(b, sandbox.WithRateLimit(false))
+	srv, co, erp := e.srv, e.co, e.erp
 
 	var body bytes.Buffer
 	body.WriteString(`{"data":[`)
@@ -59,7 +36,7 @@ func BenchmarkPatchIngest(b *testing.B) {
 	for range b.N {
 		req, _ := http.NewRequest(http.MethodPatch, url, bytes.NewReader(payload))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tb.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+e.token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			b.Fatal(err)

@@ -56,7 +56,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // env is a sandbox with one seeded company, its token and a registered ERP.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *sandbox.Server
 	co    sandbox.Company
 	erp   string
@@ -65,13 +65,13 @@ type env struct {
 	clock *fakeClock
 }
 
-func newServer(t *testing.T, opts ...sandbox.Option) *sandbox.Server {
+func newServer(t testing.TB, opts ...sandbox.Option) *sandbox.Server {
 	t.Helper()
 	return sandbox.New(t, append([]sandbox.Option{sandbox.WithSigningKey(testKey())}, opts...)...)
 }
 
 // newEnv starts a sandbox on a fake clock with a company, token and ERP.
-func newEnv(t *testing.T, opts ...sandbox.Option) *env {
+func newEnv(t testing.TB, opts ...sandbox.Option) *env {
 	t.Helper()
 	clock := newFakeClock()
 	srv := newServer(t, append([]sandbox.Option{sandbox.WithClock(clock.Now)}, opts...)...)
@@ -157,7 +157,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -172,7 +172,7 @@ func (e *env) do(method, u string, body any, hdr ...string) response {
 	return doRequest(e.t, method, u, e.token, body, hdr...)
 }
 
-func doRequest(t *testing.T, method, u, token string, body any, hdr ...string) response {
+func doRequest(t testing.TB, method, u, token string, body any, hdr ...string) response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -214,7 +214,7 @@ func doRequest(t *testing.T, method, u, token string, body any, hdr ...string) r
 }
 
 // expect fails unless the response has the wanted status.
-func expect(t *testing.T, r response, status int) {
+func expect(t testing.TB, r response, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
