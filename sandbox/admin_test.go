@@ -170,3 +170,12 @@ func TestCloseStopsEveryGoroutine(t *testing.T) {
 		t.Fatalf("%d goroutines after Close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func TestStartRefusesNonLoopbackAddress(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "10.1.2.3:0", ":0", "example.com:80", "nonsense"} {
+		if srv, err := sandbox.Start(sandbox.WithAddr(addr)); err == nil {
+			srv.Close()
+			t.Fatalf("Start(%q) succeeded", addr)
+		}
+	}
+}

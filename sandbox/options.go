@@ -3,6 +3,8 @@ package sandbox
 import (
 	"crypto/rsa"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -96,11 +98,18 @@ func (c config) validate() error {
 	case c.now == nil:
 		return errors.New("clock must not be nil")
 	}
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", c.addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("listen address %q is not loopback: the sandbox serves its admin API without authentication", c.addr)
+	}
 	return nil
 }
 
-// WithAddr sets the listen address of Start (default 127.0.0.1:0). Only
-// loopback addresses make sense for a sandbox.
+// WithAddr sets the listen address of Start (default 127.0.0.1:0). It must
+// be a loopback address.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 
 // WithProcessingDelay delays the processing of every accepted write request

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os/signal"
 	"syscall"
 	"time"
@@ -55,13 +54,6 @@ See docs/sandbox.md for the admin API and a curl walk-through.`,
 // runSandbox starts the sandbox, prints the seeded credentials and blocks
 // until ctx is done.
 func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
-	host, _, err := net.SplitHostPort(c.String(flagAddr))
-	if err != nil {
-		return fmt.Errorf("parsing --%s: %w", flagAddr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--%s %s: the sandbox listens on loopback only", flagAddr, c.String(flagAddr))
-	}
 	form := sandbox.RateLimit429
 	switch c.String(flagRateLimitForm) {
 	case "429":
