@@ -20,6 +20,7 @@ const (
 	acctFieldERPID        = "erp_id"
 	acctFieldObject       = "object"
 	acctFieldRateLimit    = "rate_limit"
+	acctFieldRateMargin   = "rate_limit_margin"
 	acctFieldBatching     = "batching"
 	acctFieldAwait        = "await"
 	acctFieldPollInterval = "await_poll_interval"
@@ -135,6 +136,12 @@ company). Logs carry the request id and the correlation id.
 				Description("Write requests per second per endpoint, company and ERP. The API documents one per second; lower it to leave room for other clients of the same company.").
 				Default(concurapi.DefaultRate).
 				Example(0.5).
+				Advanced(),
+			service.NewDurationField(acctFieldRateMargin).
+				Description("Extra spacing added to every interval of `"+acctFieldRateLimit+"`. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after.").
+				Default("50ms").
+				Example("0s").
+				Example("200ms").
 				Advanced(),
 			service.NewOutputMaxInFlightField().Default(8),
 			service.NewBatchPolicyField(acctFieldBatching).
@@ -324,7 +331,15 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	if rate <= 0 {
 		return nil, fmt.Errorf("field %s: must be above 0, got %v", acctFieldRateLimit, rate)
 	}
-	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: rate, Burst: 1})
+	margin, err := conf.FieldDuration(acctFieldRateMargin)
+	if err != nil {
+		return nil, err
+	}
+	if margin < 0 {
+		return nil, fmt.Errorf("field %s: must not be negative", acctFieldRateMargin)
+	}
+	interval := time.Duration(float64(time.Second)/rate) + margin
+	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: float64(time.Second) / float64(interval), Burst: 1})
 	if o.await, err = conf.FieldString(acctFieldAwait); err != nil {
 		return nil, err
 	}
@@ -426,24 +441,27 @@ func (o *accountingOutput) WriteBatch(ctx context.Context, batch service.Message
 func (o *accountingOutput) groupBatch(batch service.MessageBatch, fails *acctFailures) []*acctGroup {
 	byKey := map[acctGroupKey]*acctGroup{}
 	var groups []*acctGroup
+	companyIDs := acctResolver(batch, o.companyID)
+	erpIDs := acctResolver(batch, o.erpID)
+	objects := acctResolver(batch, o.object)
 	for i := range batch {
 		var key acctGroupKey
 		var err error
-		if key.companyID, err = batch.TryInterpolatedString(i, o.companyID); err == nil && key.companyID == "" {
+		if key.companyID, err = companyIDs(i); err == nil && key.companyID == "" {
 			err = errors.New("empty company id")
 		}
 		if err != nil {
 			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldCompanyID, err))
 			continue
 		}
-		if key.erpID, err = batch.TryInterpolatedString(i, o.erpID); err == nil && key.erpID == "" {
+		if key.erpID, err = erpIDs(i); err == nil && key.erpID == "" {
 			err = errors.New("empty erp id")
 		}
 		if err != nil {
 			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldERPID, err))
 			continue
 		}
-		obj, err := batch.TryInterpolatedString(i, o.object)
+		obj, err := objects(i)
 		if err == nil {
 			key.object, err = concurapi.ParseObject(obj)
 		}
@@ -460,6 +478,17 @@ func (o *accountingOutput) groupBatch(batch service.MessageBatch, fails *acctFai
 		g.indexes = append(g.indexes, i)
 	}
 	return groups
+}
+
+// acctResolver returns a function resolving f for message i of batch: the
+// static value when f has no interpolation, else one executor for the whole
+// batch (batch.TryInterpolatedString would convert the batch on every call).
+func acctResolver(batch service.MessageBatch, f *service.InterpolatedString) func(i int) (string, error) {
+	if v, ok := f.Static(); ok {
+		return func(int) (string, error) { return v, nil }
+	}
+	exec := batch.InterpolationExecutor(f)
+	return exec.TryString
 }
 
 // acctGate holds back the requests of a company, ERP and object while the

@@ -25,7 +25,7 @@ import (
 // acctEnv is a sandbox with seeded companies and the pieces of an output
 // config pointing at it.
 type acctEnv struct {
-	t     *testing.T
+	t     testing.TB
 	sb    *sandbox.Server
 	cos   []sandbox.Company
 	erps  []string
@@ -33,7 +33,7 @@ type acctEnv struct {
 	dir   string
 }
 
-func newAcctEnv(t *testing.T, companies int, opts ...sandbox.Option) *acctEnv {
+func newAcctEnv(t testing.TB, companies int, opts ...sandbox.Option) *acctEnv {
 	t.Helper()
 	e := &acctEnv{t: t, sb: sandbox.New(t, opts...), store: filepath.Join(t.TempDir(), "tokens"), dir: t.TempDir()}
 	for range companies {
@@ -137,7 +137,7 @@ func (e *acctEnv) start(extra string, withFallback bool) *acctStream {
 	return s
 }
 
-func (s *acctStream) stop(t *testing.T) {
+func (s *acctStream) stop(t testing.TB) {
 	if s.stream == nil {
 		return
 	}
