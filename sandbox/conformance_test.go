@@ -158,10 +158,15 @@ func (c *conformance) replay(t *testing.T, e refdoc.Example) []byte {
 		t.Errorf("%s: %s", e.Name(), p)
 	}
 	var got struct {
-		RequestID string `json:"requestId"`
-		ErpID     string `json:"erpId"`
+		RequestID string  `json:"requestId"`
+		ErpID     string  `json:"erpId"`
+		Status    *string `json:"status"`
 	}
 	_ = json.Unmarshal(body, &got)
+	// RequestStatus.status is a ProcessingStatus (see the Schema page).
+	if got.Status != nil && !slices.Contains([]string{"ERROR", "PARTIAL", "PROCESSING", "SUCCESS"}, *got.Status) {
+		t.Errorf("%s: status %q is not a ProcessingStatus", e.Name(), *got.Status)
+	}
 	if status == http.StatusAccepted && got.RequestID != "" {
 		c.lastReq = got.RequestID
 	}

@@ -5,9 +5,10 @@ import "strings"
 // currencies is ISO 4217 List One (current funds and currencies), alphabetic
 // codes only, as a string-keyed set. XTS (testing) and XXX (no currency) are
 // left out: neither can be a vendor's currency. Withdrawn codes (HRK, SLL,
-// ZWL, ANG, CUC, ...) are not in the list.
+// ZWL, ANG, CUC, and BGN since Bulgaria adopted the euro on 1 January 2026)
+// are not in the list.
 var currencies = codeSet(`
-AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL
+AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BOV BRL
 BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF
 DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG
 HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK

@@ -175,7 +175,7 @@ func TestIsCurrency(t *testing.T) {
 			t.Errorf("IsCurrency(%q) = false", c)
 		}
 	}
-	for _, c := range []string{"", "usd", "US", "USDD", "XXX", "XTS", "HRK", "SLL", "ZWL", "ANG", "DEM"} {
+	for _, c := range []string{"", "usd", "US", "USDD", "XXX", "XTS", "HRK", "SLL", "ZWL", "ANG", "BGN", "DEM"} {
 		if IsCurrency(c) {
 			t.Errorf("IsCurrency(%q) = true", c)
 		}
