@@ -30,6 +30,11 @@ func (a *assembler) appendRow(b []byte, fields []*node) ([]byte, error) {
 			}
 		}
 	}
+	return a.appendObject(b, fields)
+}
+
+// appendObject writes the fields of a group as a JSON object.
+func (a *assembler) appendObject(b []byte, fields []*node) ([]byte, error) {
 	b = append(b, '{')
 	var err error
 	for i, f := range fields {
@@ -93,7 +98,6 @@ func (a *assembler) appendNode(b []byte, n *node) ([]byte, error) {
 
 // appendBody writes the value of a present node.
 func (a *assembler) appendBody(b []byte, n *node) ([]byte, error) {
-	var err error
 	switch n.kind {
 	case kindLeaf:
 		c := a.cols[n.leaf]
@@ -105,18 +109,7 @@ func (a *assembler) appendBody(b []byte, n *node) ([]byte, error) {
 		c.vpos++
 		return appendValue(b, n.conv, n.scale, a.dm, c.values, c.vpos-1)
 	case kindStruct:
-		b = append(b, '{')
-		for i, f := range n.children {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, f.name)
-			b = append(b, ':')
-			if b, err = a.appendField(b, f); err != nil {
-				return b, err
-			}
-		}
-		return append(b, '}'), nil
+		return a.appendObject(b, n.children)
 	case kindList, kindMap:
 		return a.appendRepeated(b, n.rep, n)
 	}

@@ -103,14 +103,7 @@ func writeBenchFile(tb testing.TB, dir string) (string, int64) {
 // batch.
 func scanFile(tb testing.TB, path string, batchCount int, sample func()) (rows, jsonBytes int64) {
 	tb.Helper()
-	conf, err := parquetRowsScannerSpec().ParseYAML(fmt.Sprintf("batch_count: %d", batchCount), service.NewEnvironment())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	creator, err := parquetRowsCreatorFromParsed(conf, service.MockResources())
-	if err != nil {
-		tb.Fatal(err)
-	}
+	creator := newTestCreator(tb, fmt.Sprintf("batch_count: %d", batchCount))
 	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatal(err)

@@ -38,14 +38,7 @@ func TestRandomCorruptionFailsCleanly(t *testing.T) {
 	pg := filepath.Join(dir, "pg.parquet")
 	writePG(t, pg, pgo.Compression(&pgo.Zstd))
 
-	conf, err := parquetRowsScannerSpec().ParseYAML("batch_count: 2", service.NewEnvironment())
-	if err != nil {
-		t.Fatal(err)
-	}
-	creator, err := parquetRowsCreatorFromParsed(conf, service.MockResources())
-	if err != nil {
-		t.Fatal(err)
-	}
+	creator := newTestCreator(t, "batch_count: 2")
 	rng := rand.New(rand.NewPCG(5, 7))
 	var failed, total int
 	for _, src := range []string{xs, xsPlain, pg} {

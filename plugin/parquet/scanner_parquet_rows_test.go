@@ -103,6 +103,21 @@ func toInt(t *testing.T, v any) int {
 	return 0
 }
 
+// newTestCreator builds the scanner creator from a YAML config, as Benthos
+// would.
+func newTestCreator(tb testing.TB, yaml string) *parquetRowsCreator {
+	tb.Helper()
+	conf, err := parquetRowsScannerSpec().ParseYAML(yaml, service.NewEnvironment())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	creator, err := parquetRowsCreatorFromParsed(conf, service.MockResources())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return creator
+}
+
 // fileInput is a file input over paths with the parquet_rows scanner.
 func fileInput(scannerConf string, paths ...string) string {
 	return fmt.Sprintf("file:\n  paths: [ %s ]\n  scanner:\n    parquet_rows: %s\n", strings.Join(paths, ", "), scannerConf)
@@ -401,15 +416,7 @@ func TestScannerDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	spoolDir := t.TempDir()
-	env := service.NewEnvironment()
-	conf, err := parquetRowsScannerSpec().ParseYAML(fmt.Sprintf("batch_count: 5\nspool_dir: %q\n", spoolDir), env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creator, err := parquetRowsCreatorFromParsed(conf, service.MockResources())
-	if err != nil {
-		t.Fatal(err)
-	}
+	creator := newTestCreator(t, fmt.Sprintf("batch_count: 5\nspool_dir: %q\n", spoolDir))
 	var acked []error
 	rc := io.NopCloser(bytes.NewReader(data))
 	sc, err := creator.Create(rc, func(_ context.Context, err error) error {

@@ -95,33 +95,20 @@ func (s *store) appendFrom(src *store, i int) {
 	}
 }
 
-// appendAny appends values decoded by the library's decoders (delta and
-// byte-stream-split encodings).
+// appendAny appends values decoded by the library's decoders
+// (DELTA_BINARY_PACKED and BYTE_STREAM_SPLIT).
 func (s *store) appendAny(vals []any) error {
+	var ok bool
 	for _, v := range vals {
-		ok := true
 		switch s.typ {
 		case pq.Type_INT32:
-			var x int32
-			x, ok = v.(int32)
-			s.i32 = append(s.i32, x)
+			s.i32, ok = appendAs(s.i32, v)
 		case pq.Type_INT64:
-			var x int64
-			x, ok = v.(int64)
-			s.i64 = append(s.i64, x)
+			s.i64, ok = appendAs(s.i64, v)
 		case pq.Type_FLOAT:
-			var x float32
-			x, ok = v.(float32)
-			s.f32 = append(s.f32, x)
+			s.f32, ok = appendAs(s.f32, v)
 		case pq.Type_DOUBLE:
-			var x float64
-			x, ok = v.(float64)
-			s.f64 = append(s.f64, x)
-		case pq.Type_BYTE_ARRAY, pq.Type_FIXED_LEN_BYTE_ARRAY:
-			var x string
-			x, ok = v.(string)
-			s.buf = append(s.buf, x...)
-			s.off = append(s.off, len(s.buf))
+			s.f64, ok = appendAs(s.f64, v)
 		default:
 			ok = false
 		}
@@ -130,6 +117,15 @@ func (s *store) appendAny(vals []any) error {
 		}
 	}
 	return nil
+}
+
+// appendAs appends v to dst if it holds a T.
+func appendAs[T any](dst []T, v any) ([]T, bool) {
+	x, ok := v.(T)
+	if !ok {
+		return dst, false
+	}
+	return append(dst, x), true
 }
 
 // appendPlain decodes n PLAIN-encoded values, checking every length
