@@ -220,7 +220,7 @@ func TestPackProperty(t *testing.T) {
 func TestPackRealLimits(t *testing.T) {
 	r := rand.New(rand.NewSource(2))
 	p := NewPacker(PackOptions{AllowDelete: true})
-	in := randomRecords(r, 300, MaxRecordBytes)
+	in := randomRecords(r, 100, MaxRecordBytes)
 	bodies, errs := p.Pack(in, true)
 	checkPacked(t, p, in, true, bodies, errs)
 	for _, b := range bodies[:len(bodies)-1] {
