@@ -404,7 +404,7 @@ func (p *requestErrorsProcessor) fetch(ctx context.Context, t reqerrTarget) ([]c
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fetching errors of request %s (company %s, erp %s): %w", t.requestID, t.companyID, t.erpID, err)
+		return nil, err // the client's error names the request and company
 	}
 	return perrs, nil
 }

@@ -148,20 +148,51 @@ func (e *reqerrEnv) apiCalls(method, part string) int {
 // time, and returns what reached the output (errored messages included).
 func reqerrRun(t *testing.T, processors string, in ...*service.Message) []*service.Message {
 	t.Helper()
+	return reqerrRunWith(t, processors, "", in...)
+}
+
+// reqerrRunWith is reqerrRun with a cache resource (YAML, "" for none).
+func reqerrRunWith(t *testing.T, processors, cache string, in ...*service.Message) []*service.Message {
+	t.Helper()
+	s := reqerrStart(t, processors, cache)
+	for _, m := range in {
+		s.send(m)
+	}
+	return s.stop()
+}
+
+// reqerrStream is a running stream fed one message at a time.
+type reqerrStream struct {
+	t      *testing.T
+	ctx    context.Context
+	prod   func(context.Context, *service.Message) error
+	stream *service.Stream
+	done   chan error
+
+	mu  sync.Mutex
+	out []*service.Message
+}
+
+func reqerrStart(t *testing.T, processors, cache string) *reqerrStream {
+	t.Helper()
 	b := service.NewStreamBuilder()
-	send, err := b.AddProducerFunc()
-	if err != nil {
+	s := &reqerrStream{t: t, done: make(chan error, 1)}
+	var err error
+	if s.prod, err = b.AddProducerFunc(); err != nil {
 		t.Fatal(err)
+	}
+	if cache != "" {
+		if err := b.AddCacheYAML(cache); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := b.AddProcessorYAML(processors); err != nil {
 		t.Fatalf("processor config: %v\n%s", err, processors)
 	}
-	var mu sync.Mutex
-	var out []*service.Message
 	if err := b.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
-		mu.Lock()
-		out = append(out, m)
-		mu.Unlock()
+		s.mu.Lock()
+		s.out = append(s.out, m)
+		s.mu.Unlock()
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -169,28 +200,41 @@ func reqerrRun(t *testing.T, processors string, in ...*service.Message) []*servi
 	if err := b.SetLoggerYAML("level: " + acctLogLevel()); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := b.Build()
-	if err != nil {
+	if s.stream, err = b.Build(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, m := range in {
-		if err := send(ctx, m); err != nil {
-			t.Fatalf("sending: %v", err)
-		}
+	t.Cleanup(cancel)
+	s.ctx = ctx
+	go func() { s.done <- s.stream.Run(context.Background()) }()
+	return s
+}
+
+// send passes m through the stream and waits until it was consumed.
+func (s *reqerrStream) send(m *service.Message) {
+	s.t.Helper()
+	if err := s.prod(s.ctx, m); err != nil {
+		s.t.Fatalf("sending: %v", err)
 	}
-	if err := stream.Stop(ctx); err != nil {
-		t.Fatal(err)
+}
+
+// outputs returns what reached the output so far.
+func (s *reqerrStream) outputs() []*service.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.out)
+}
+
+// stop stops the stream and returns everything that reached the output.
+func (s *reqerrStream) stop() []*service.Message {
+	s.t.Helper()
+	if err := s.stream.Stop(s.ctx); err != nil {
+		s.t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if err := <-s.done; err != nil {
+		s.t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return out
+	return s.outputs()
 }
 
 // reqerrRecord is an emitted message as the tests compare it.
