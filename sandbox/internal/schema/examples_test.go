@@ -36,7 +36,7 @@ func TestReferenceExamplesValidate(t *testing.T) {
 	// Each documented kind of payload must have been found, so a change in
 	// the pages' layout cannot make this test pass vacuously.
 	for kind, min := range map[string]int{
-		"ACCOUNT": 9, "VENDOR": 8, "LIST": 8, "taxData": 3, "registration": 5, "errors.values": 1,
+		"ACCOUNT": 9, "VENDOR": 8, "LIST": 8, "taxData": 3, "registration": 5, "errors.values": 1, "mappings.account": 1,
 	} {
 		if checked[kind] < min {
 			t.Errorf("validated %d %s examples from the pages, want at least %d", checked[kind], kind, min)
@@ -85,6 +85,22 @@ func checkExampleBody(t *testing.T, e refdoc.Example, body []byte, request bool,
 			t.Errorf("%s: %+v", name, errs)
 		}
 		checked["registration"]++
+	case strings.HasSuffix(path, "/mappings") && !request:
+		// Each file's invoiceLiabilityAccount is an Account.
+		var m struct {
+			Files []struct {
+				InvoiceLiabilityAccount json.RawMessage `json:"invoiceLiabilityAccount"`
+			} `json:"files"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil || len(m.Files) == 0 {
+			t.Fatalf("%s: no files in the MappingsResponse: %v", name, err)
+		}
+		for _, f := range m.Files {
+			if r := CheckRecord(Account, f.InvoiceLiabilityAccount); r.Errors != nil {
+				t.Errorf("%s: invoiceLiabilityAccount: %+v", name, r.Errors)
+			}
+			checked["mappings.account"]++
+		}
 	case strings.Contains(path, "/requests/") && !request:
 		// The request errors example embeds the rejected record as a string.
 		var list struct {
