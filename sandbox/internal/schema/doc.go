@@ -22,8 +22,9 @@
 //
 // A record or body that is not one well-formed JSON object yields the single
 // error record.invalid (records) or body.invalid (bodies), with an empty
-// Source. ErrorMessage names the field and, for bad values, what was
-// received (shortened to 64 bytes).
+// Source. An object type other than ACCOUNT, VENDOR and LIST yields
+// objectType.invalid. ErrorMessage names the field and, for bad values, what
+// was received (shortened to 64 bytes).
 //
 // # Records (CheckRecord)
 //
