@@ -22,6 +22,10 @@ const (
 // real schema.
 const maxLevel = 255
 
+// maxDepth bounds group nesting, so that a corrupt footer cannot make the
+// recursive parsing and assembly exhaust the stack.
+const maxDepth = 1000
+
 // node is one field of a Parquet schema, prepared for record assembly.
 type node struct {
 	name     string
@@ -79,6 +83,9 @@ func parseSchema(elements []*pq.SchemaElement) (*fileSchema, error) {
 func (s *fileSchema) parseChildren(parent *node, elements []*pq.SchemaElement, idx, n int, path []string) (int, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("field %q has a negative child count", parent.name)
+	}
+	if len(path) > maxDepth {
+		return 0, fmt.Errorf("schema is nested deeper than %d groups", maxDepth)
 	}
 	for i := 0; i < n; i++ {
 		if idx >= len(elements) {
