@@ -91,10 +91,10 @@ requests emit nothing and are logged.
 
 ### Signature
 
-ESS signs every delivery. The signature is verified against the two public keys
-published on the Event Subscription page (embedded) plus the PEM files listed in
-`+"`"+eventsFieldPublicKeyFiles+"`"+` (`+"`PUBLIC KEY`"+`, `+"`RSA PUBLIC KEY`"+` or
-`+"`CERTIFICATE`"+` blocks). The page names no algorithm: RSA over SHA-256 with
+ESS signs every delivery. The signature is verified against the PEM files listed
+in `+"`"+eventsFieldPublicKeyFiles+"`"+` (`+"`PUBLIC KEY`"+`, `+"`RSA PUBLIC KEY`"+` or
+`+"`CERTIFICATE`"+` blocks), tried first, and the two public keys published on the
+Event Subscription page (embedded). The page names no algorithm: RSA over SHA-256 with
 PKCS #1 v1.5 or PSS padding is accepted, base64 encoded. With
 `+"`"+eventsFieldAllowUnsigned+"`"+` requests without the header are accepted (a warning is
 logged at start); a signature that is present but wrong is still refused.
@@ -293,7 +293,6 @@ func newEventsInput(conf *service.ParsedConfig, mgr *service.Resources) (*events
 		latency:  mgr.Metrics().NewTimer("concur_events_handler_latency_ns", "outcome"),
 		msgs:     make(chan eventsPending),
 		shutdown: make(chan struct{}),
-		keys:     ess.PublishedKeys(),
 	}
 	var err error
 	if in.address, err = conf.FieldString(eventsFieldAddress); err != nil {
@@ -334,6 +333,9 @@ func newEventsInput(conf *service.ParsedConfig, mgr *service.Resources) (*events
 		}
 		in.keys = append(in.keys, keys...)
 	}
+	// Configured keys first: they are usually the ones in use when set
+	// (sandbox, rotation), and each key tried costs an RSA operation.
+	in.keys = append(in.keys, ess.PublishedKeys()...)
 	if in.allowUnsigned, err = conf.FieldBool(eventsFieldAllowUnsigned); err != nil {
 		return nil, err
 	}

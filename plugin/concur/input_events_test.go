@@ -163,29 +163,30 @@ concur_events:
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stream, err := sb.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ran := make(chan error, 1)
-	go func() { ran <- stream.Run(context.Background()) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := stream.Stop(ctx); err != nil {
-			t.Errorf("stopping stream: %v", err)
-		}
-		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("stream run: %v", err)
-		}
-	})
-	h.waitListening(addr)
+	eventsRunStream(t, sb, addr)
 	return h
 }
 
-// waitListening polls until the server accepts connections.
-func (h *eventsHarness) waitListening(addr string) {
-	h.t.Helper()
+// eventsRunStream builds and runs the stream until the test ends, and waits
+// until addr accepts connections.
+func eventsRunStream(tb testing.TB, sb *service.StreamBuilder, addr string) {
+	tb.Helper()
+	stream, err := sb.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- stream.Run(context.Background()) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := stream.Stop(ctx); err != nil {
+			tb.Errorf("stopping stream: %v", err)
+		}
+		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+			tb.Errorf("stream run: %v", err)
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -195,7 +196,7 @@ func (h *eventsHarness) waitListening(addr string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	h.t.Fatalf("concur_events did not listen on %s", addr)
+	tb.Fatalf("concur_events did not listen on %s", addr)
 }
 
 func (h *eventsHarness) failNextCalls(n int) {
