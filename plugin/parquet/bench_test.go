@@ -16,6 +16,8 @@ import (
 	"time"
 
 	pgo "github.com/parquet-go/parquet-go"
+	"github.com/xitongsys/parquet-go-source/local"
+	"github.com/xitongsys/parquet-go/reader"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -277,4 +279,43 @@ func vmHWM() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// BenchmarkXitongsysReadByNumber is the comparison point for the design:
+// the library's own row reader (ReadByNumber into dynamically built
+// structs, no JSON) on the same file.
+//
+//	go test -run '^$' -bench BenchmarkXitongsysReadByNumber -benchtime 1x ./plugin/parquet/
+func BenchmarkXitongsysReadByNumber(b *testing.B) {
+	path, size := writeBenchFile(b, b.TempDir())
+	b.SetBytes(size)
+	b.ResetTimer()
+	var rows int64
+	for i := 0; i < b.N; i++ {
+		fr, err := local.NewLocalFileReader(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pr, err := reader.NewParquetReader(fr, nil, int64(runtime.GOMAXPROCS(0)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for left := int(pr.GetNumRows()); left > 0; {
+			got, err := pr.ReadByNumber(min(left, 1000))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) == 0 {
+				b.Fatalf("no rows with %d left", left)
+			}
+			rows += int64(len(got))
+			left -= len(got)
+		}
+		pr.ReadStop()
+		if err := fr.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
