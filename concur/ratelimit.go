@@ -74,7 +74,7 @@ func NewRateLimiter(cfg RateLimiterConfig) *RateLimiter {
 		l.now = time.Now
 	}
 	if l.sleep == nil {
-		l.sleep = sleepCtx
+		l.sleep = SleepContext
 	}
 	return l
 }
@@ -136,7 +136,9 @@ func (l *RateLimiter) bucketLocked(key RateKey, now time.Time) *bucket {
 	return b
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepContext waits for d or until ctx ends, whichever comes first, and
+// returns ctx's error in the second case.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -703,7 +703,7 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 		o.log.With("correlationId", acctCorrelation(err), "object", objLabel, "companyId", key.companyID).
 			Warnf("Retrying %s in %v: %v", method, d, err)
 		if !errors.Is(err, concurapi.ErrRateLimited) {
-			if err := acctSleep(ctx, d); err != nil {
+			if err := concurapi.SleepContext(ctx, d); err != nil {
 				return acctSent{}, fmt.Errorf("%s %s for company %s: %w", method, key.object, key.companyID, err)
 			}
 		}
@@ -730,17 +730,6 @@ func acctCorrelation(err error) string {
 	return ""
 }
 
-func acctSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // awaitFinal polls the request until its status is final and fails, through
 // failRecord (given the record's index in inputs), exactly the records that
 // Concur reports as failed. It returns an error only when the final status
@@ -752,7 +741,7 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 	ctx, cancel := context.WithTimeout(ctx, o.awaitTimeout)
 	defer cancel()
 	for !st.Status.Final() {
-		if err := acctSleep(ctx, o.pollInterval); err != nil {
+		if err := concurapi.SleepContext(ctx, o.pollInterval); err != nil {
 			return fmt.Errorf("awaiting request %s of company %s: %w", st.RequestID, key.companyID, err)
 		}
 		next, err := client.RequestStatus(ctx, key.erpID, st.RequestID)

@@ -140,15 +140,8 @@ func BenchmarkAccountingNDJSON(b *testing.B) {
 	}
 	f.Close()
 
-	sbx := sandbox.New(b, sandbox.WithRateLimit(false))
-	co, err := sbx.SeedCompany()
-	if err != nil {
-		b.Fatal(err)
-	}
-	erp, err := sbx.RegisterERP(co.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newAcctEnv(b, 1, sandbox.WithRateLimit(false))
+	sbx, co, erp := e.sb, e.cos[0], e.erps[0]
 	builder := service.NewStreamBuilder()
 	yaml := fmt.Sprintf(`
 input:
@@ -171,7 +164,7 @@ output:
       request_token: %s
 logger:
   level: error
-`, path, co.ID, erp, sbx.URL(), filepath.Join(b.TempDir(), "tokens"), co.ClientID, co.ClientSecret, co.RequestToken)
+`, path, co.ID, erp, sbx.URL(), e.store, co.ClientID, co.ClientSecret, co.RequestToken)
 	if err := builder.SetYAML(yaml); err != nil {
 		b.Fatal(err)
 	}

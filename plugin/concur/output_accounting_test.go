@@ -221,6 +221,31 @@ func (e *acctEnv) ids(c int, obj sandbox.Object) []string {
 	return ids
 }
 
+// expectIDs fails the test unless company c's records of obj are want
+// (sorted ids formatted with fmt.Sprint).
+func (e *acctEnv) expectIDs(c int, obj sandbox.Object, want string) {
+	e.t.Helper()
+	if got := fmt.Sprint(e.ids(c, obj)); got != want {
+		e.t.Fatalf("company %d %s: %s, want %s", c, obj, got, want)
+	}
+}
+
+// sendConcurrently sends the batches at once and waits for all of them.
+func (s *acctStream) sendConcurrently(t *testing.T, batches ...service.MessageBatch) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, b := range batches {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.sendErr(b); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func rangeIDs(prefix string, from, to int) []string {
 	var ids []string
 	for i := from; i < to; i++ {
@@ -288,18 +313,10 @@ func TestAccountingAllObjectsAndDeletes(t *testing.T) {
 	)
 	sendOK(t, s, batch)
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != "[A0000 A0001 A0002]" {
-		t.Fatalf("accounts %v", got)
-	}
-	if got := e.ids(0, sandbox.ObjectVendor); fmt.Sprint(got) != "[V1 V2]" {
-		t.Fatalf("vendors %v", got)
-	}
-	if got := e.ids(0, sandbox.ObjectList); fmt.Sprint(got) != "[L1]" {
-		t.Fatalf("lists %v", got)
-	}
-	if got := e.ids(0, sandbox.ObjectTaxData); fmt.Sprint(got) != "[FR US]" {
-		t.Fatalf("tax data %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, "[A0000 A0001 A0002]")
+	e.expectIDs(0, sandbox.ObjectVendor, "[V1 V2]")
+	e.expectIDs(0, sandbox.ObjectList, "[L1]")
+	e.expectIDs(0, sandbox.ObjectTaxData, "[FR US]")
 
 	// Deletes: by isDeleted in the record and by metadata.
 	del := e.msg(0, "accounts", `{"id":"A0001","name":"whatever","type":"EXPENSE"}`)
@@ -310,12 +327,8 @@ func TestAccountingAllObjectsAndDeletes(t *testing.T) {
 		e.msg(0, "vendors", `{"id":"V2","isDeleted":true}`),
 	})
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != "[A0002]" {
-		t.Fatalf("accounts after deletes %v", got)
-	}
-	if got := e.ids(0, sandbox.ObjectVendor); fmt.Sprint(got) != "[V1]" {
-		t.Fatalf("vendors after delete %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, "[A0002]")
+	e.expectIDs(0, sandbox.ObjectVendor, "[V1]")
 }
 
 func TestAccountingTwoCompanies(t *testing.T) {
@@ -327,12 +340,8 @@ func TestAccountingTwoCompanies(t *testing.T) {
 	}
 	sendOK(t, s, batch)
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != "[A0000 A0002 A0004 A0006 A0008]" {
-		t.Fatalf("company 0 accounts %v", got)
-	}
-	if got := e.ids(1, sandbox.ObjectAccount); fmt.Sprint(got) != "[A0001 A0003 A0005 A0007 A0009]" {
-		t.Fatalf("company 1 accounts %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, "[A0000 A0002 A0004 A0006 A0008]")
+	e.expectIDs(1, sandbox.ObjectAccount, "[A0001 A0003 A0005 A0007 A0009]")
 }
 
 func TestAccountingFullSync(t *testing.T) {
@@ -345,21 +354,9 @@ func TestAccountingFullSync(t *testing.T) {
 	s := e.start("full_sync: true", false)
 	// Two batches in flight at once: the second must wait for the first
 	// request's deleteAll to finish.
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.sendErr(e.accounts(0, 3, i*3)); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	s.sendConcurrently(t, e.accounts(0, 3, 0), e.accounts(0, 3, 3))
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != fmt.Sprint(rangeIDs("A", 0, 6)) {
-		t.Fatalf("accounts after full sync %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, fmt.Sprint(rangeIDs("A", 0, 6)))
 	reqs, err := e.sb.Requests(e.cos[0].ID, e.erps[0])
 	if err != nil {
 		t.Fatal(err)
@@ -388,9 +385,7 @@ func TestAccountingTaxDataReplace(t *testing.T) {
 	sendOK(t, s, service.MessageBatch{tax("FR"), e.msg(0, "tax_data", `{"countryCode":"ES","isDeleted":true}`)})
 	sendOK(t, s, service.MessageBatch{tax("US")})
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectTaxData); fmt.Sprint(got) != "[FR US]" {
-		t.Fatalf("tax data after replace %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectTaxData, "[FR US]")
 	reqs, _ := e.sb.Requests(e.cos[0].ID, e.erps[0])
 	var methods []string
 	for _, r := range reqs {
@@ -425,9 +420,7 @@ func TestAccountingFaultsLandOnce(t *testing.T) {
 	sendOK(t, s, e.accounts(0, 50, 50))
 	sendOK(t, s, e.accounts(0, 50, 100))
 	e.waitIdle()
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != fmt.Sprint(rangeIDs("A", 0, 150)) {
-		t.Fatalf("accounts %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, fmt.Sprint(rangeIDs("A", 0, 150)))
 	e.assertOnce(0, 150)
 	statuses := map[int]int{}
 	for _, l := range e.sb.RequestLog() {
@@ -445,17 +438,7 @@ func TestAccountingRateLimit400Form(t *testing.T) {
 	// 20 req/s against a sandbox allowing 1/s: the sandbox refuses most
 	// requests with its 400 rate-limit answer, which must be retried.
 	s := e.start("rate_limit: 20", false)
-	var wg sync.WaitGroup
-	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.sendErr(e.accounts(0, 2, 2*i)); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	s.sendConcurrently(t, e.accounts(0, 2, 0), e.accounts(0, 2, 2), e.accounts(0, 2, 4))
 	e.waitIdle()
 	if got := e.ids(0, sandbox.ObjectAccount); len(got) != 6 {
 		t.Fatalf("accounts %v", got)
@@ -521,9 +504,7 @@ func TestAccountingAwaitFinalFailsExactlyRejected(t *testing.T) {
 			t.Errorf("%s failed without Concur's error text: %s", id, msg)
 		}
 	}
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != fmt.Sprint(rangeIDs("A", 0, 6)) {
-		t.Fatalf("accounts %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, fmt.Sprint(rangeIDs("A", 0, 6)))
 }
 
 func TestAccountingBadRecordsFailAlone(t *testing.T) {
@@ -556,9 +537,7 @@ func TestAccountingBadRecordsFailAlone(t *testing.T) {
 			t.Errorf("failure of %q = %q, want it to mention %q", id, f[id], frag)
 		}
 	}
-	if got := e.ids(0, sandbox.ObjectAccount); fmt.Sprint(got) != "[A0000 A0001]" {
-		t.Fatalf("accounts %v", got)
-	}
+	e.expectIDs(0, sandbox.ObjectAccount, "[A0000 A0001]")
 }
 
 func TestAccountingClientErrorNotRetried(t *testing.T) {
