@@ -1,6 +1,7 @@
 package concur
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"encoding/json"
@@ -50,7 +51,8 @@ with the Bloblang `+"`"+mappingsFieldMapping+"`"+` (where `+"`this`"+` is the wh
 MappingsResponse), and attaches the result:
 
 - `+"`"+mappingsFieldTargetMeta+"`"+` (default `+"`concur_mappings`"+`): a metadata key holding the
-  result as structured metadata, read with `+"`metadata(\"concur_mappings\")`"+` or
+  result as structured metadata (one read-only value shared by the messages of
+  an answer; Benthos copies it for components that change it), read with `+"`metadata(\"concur_mappings\")`"+` or
   `+"`@concur_mappings`"+`; outputs that write metadata serialise it as JSON.
 - `+"`"+mappingsFieldTargetPath+"`"+`: a dot path in the message's JSON object body
   where the result is set (e.g. `+"`concur.mappings`"+`), intermediate objects created.
@@ -101,7 +103,7 @@ company or ERP ids and mapping errors mark the message as failed (route it with
 				Default(reqerrDefaultERPID).
 				Example("2fcffbce-a381-4169-a954-c0395eefd6f6"),
 			service.NewBloblangField(mappingsFieldMapping).
-				Description("A Bloblang mapping selecting the part of the MappingsResponse to attach; `this` is the whole response. Message functions (`content()`, `metadata()`) are not available in it. Empty attaches the whole response.").
+				Description("A Bloblang mapping selecting the part of the MappingsResponse to attach; `this` is the whole response. It runs once per answer fetched, not per message, so message functions (`content()`, `metadata()`) are not available in it. Empty attaches the whole response.").
 				Default("").
 				Example(`root = this.files.filter(f -> f.fileId == "DEFAULT").index(0).listMappings`).
 				Example(`root = this.ledger.code`),
@@ -217,9 +219,11 @@ type mappingsProcessor struct {
 	invalidations *service.MetricCounter // event_type
 	retries       *service.MetricCounter
 
-	mu      sync.Mutex
-	gen     map[string]uint64 // bumped by every invalidation of a key
-	flights map[string]*mappingsFlight
+	mu         sync.Mutex
+	gen        map[string]uint64 // bumped by every invalidation of a key
+	flights    map[string]*mappingsFlight
+	results    map[string]*mappingsResult
+	maxResults int
 }
 
 // mappingsFlight is one fetch that concurrent misses of a key wait for.
@@ -237,6 +241,7 @@ func newMappingsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*
 		retries:       mgr.Metrics().NewCounter("concur_mappings_fetch_retries"),
 		gen:           map[string]uint64{},
 		flights:       map[string]*mappingsFlight{},
+		results:       map[string]*mappingsResult{},
 	}
 	if err := reqerrParseInterps(conf,
 		reqerrInterp{reqerrFieldCompanyID, &p.companyID},
@@ -285,6 +290,12 @@ func newMappingsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*
 	if p.ttl <= 0 {
 		return nil, fmt.Errorf("field %s: must be above 0", mappingsFieldCacheTTL)
 	}
+	if p.maxResults, err = conf.FieldInt(mappingsFieldCacheSize); err != nil {
+		return nil, err
+	}
+	if p.maxResults < 1 {
+		return nil, fmt.Errorf("field %s: must be at least 1", mappingsFieldCacheSize)
+	}
 	resource, err := conf.FieldString(mappingsFieldCacheResource)
 	if err != nil {
 		return nil, err
@@ -295,14 +306,7 @@ func newMappingsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*
 		}
 		p.store = &mappingsResourceStore{mgr: mgr, name: resource, ttl: p.ttl}
 	} else {
-		size, err := conf.FieldInt(mappingsFieldCacheSize)
-		if err != nil {
-			return nil, err
-		}
-		if size < 1 {
-			return nil, fmt.Errorf("field %s: must be at least 1", mappingsFieldCacheSize)
-		}
-		p.store = newMappingsMemStore(size, p.ttl, time.Now)
+		p.store = newMappingsMemStore(p.maxResults, p.ttl, time.Now)
 	}
 	if p.retry, err = reqerrRetryFromParsed(conf); err != nil {
 		return nil, err
@@ -339,32 +343,69 @@ func (p *mappingsProcessor) Process(ctx context.Context, msg *service.Message) (
 		p.lookups.Incr(1, "failed")
 		return nil, err
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("decoding mappings of erp %s for company %s: %w", erpID, companyID, err)
+	v, deleted, err := p.result(key, raw)
+	if err != nil {
+		return nil, fmt.Errorf("mappings of erp %s for company %s: %w", erpID, companyID, err)
 	}
-	if p.mapping != nil {
-		if v, err = p.mapping.Query(v); err != nil {
-			if errors.Is(err, bloblang.ErrRootDeleted) {
-				return service.MessageBatch{msg}, nil
-			}
-			return nil, fmt.Errorf("field %s on the mappings of erp %s: %w", mappingsFieldMapping, erpID, err)
-		}
+	if deleted {
+		return service.MessageBatch{msg}, nil
 	}
 	if p.targetPath != nil {
 		body, err := msg.AsStructuredMut()
 		if err != nil {
 			return nil, fmt.Errorf("%s: body is not JSON: %w", mappingsFieldTargetPath, err)
 		}
-		if err := mappingsSetPath(body, p.targetPath, v); err != nil {
+		if err := mappingsSetPath(body, p.targetPath, service.ImmutableAny{V: v}.Copy()); err != nil {
 			return nil, fmt.Errorf("%s: %w", mappingsFieldTargetPath, err)
 		}
 		msg.SetStructuredMut(body)
 	}
 	if p.targetMeta != "" {
-		msg.MetaSetMut(p.targetMeta, v)
+		// Shared by every message of the answer; a reader that mutates
+		// metadata gets its own copy.
+		msg.MetaSetImmut(p.targetMeta, service.ImmutableAny{V: v})
 	}
 	return service.MessageBatch{msg}, nil
+}
+
+// mappingsResult is the decoded and mapped value of one answer.
+type mappingsResult struct {
+	raw     []byte
+	value   any
+	deleted bool
+}
+
+// result decodes raw and applies the mapping, once per answer: the last
+// result of each key is kept and shared by the messages, read-only.
+func (p *mappingsProcessor) result(key string, raw []byte) (any, bool, error) {
+	p.mu.Lock()
+	r, ok := p.results[key]
+	p.mu.Unlock()
+	if !ok || !bytes.Equal(r.raw, raw) {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, false, fmt.Errorf("decoding the answer: %w", err)
+		}
+		r = &mappingsResult{raw: raw, value: v}
+		if p.mapping != nil {
+			var err error
+			if r.value, err = p.mapping.Query(v); errors.Is(err, bloblang.ErrRootDeleted) {
+				r.value, r.deleted = nil, true
+			} else if err != nil {
+				return nil, false, fmt.Errorf("field %s: %w", mappingsFieldMapping, err)
+			}
+		}
+		p.mu.Lock()
+		if _, ok := p.results[key]; !ok && len(p.results) >= p.maxResults {
+			for k := range p.results { // drop any one: a miss costs one decode
+				delete(p.results, k)
+				break
+			}
+		}
+		p.results[key] = r
+		p.mu.Unlock()
+	}
+	return r.value, r.deleted, nil
 }
 
 // mappingsEventType is the message's ESS event type: the concur_event_type

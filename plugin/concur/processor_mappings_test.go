@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -236,4 +237,59 @@ func TestMappingsConfigErrors(t *testing.T) {
 
 func TestMappingsConfigExamples(t *testing.T) {
 	reqerrLintExamples(t, "concur_mappings")
+}
+
+func TestMappingsConcurrentMissesFetchOnce(t *testing.T) {
+	e := newReqerrEnv(t)
+	b := service.NewStreamBuilder()
+	send, err := b.AddProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetThreads(8)
+	if err := b.AddProcessorYAML("concur_mappings:\n" + reqerrIndent(e.auth(), 2)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := 0
+	if err := b.AddConsumerFunc(func(_ context.Context, m *service.Message) error {
+		if _, ok := m.MetaGetMut("concur_mappings"); ok && m.GetError() == nil {
+			mu.Lock()
+			got++
+			mu.Unlock()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := send(ctx, reqerrMsg([]byte(`{}`), e.idMeta()...)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := stream.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got != 32 {
+		t.Fatalf("%d messages with mappings, want 32", got)
+	}
+	if calls := e.apiCalls(http.MethodGet, "/mappings"); calls != 1 {
+		t.Fatalf("%d mappings calls, want 1", calls)
+	}
 }
