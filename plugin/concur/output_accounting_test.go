@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -618,4 +619,25 @@ func acctLogLevel() string {
 		return l
 	}
 	return "warn"
+}
+
+// TestAccountingStopsItsGoroutines: once the stream and sandbox are stopped,
+// no goroutine of the output (or of the clients it created) remains.
+func TestAccountingStopsItsGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		e := newAcctEnv(t, 1, sandbox.WithRateLimit(false))
+		s := e.start("await: final\nawait_poll_interval: 10ms", false)
+		sendOK(t, s, e.accounts(0, 10, 0))
+		s.stop(t)
+		e.sb.Close()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left running (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
 }
