@@ -177,9 +177,10 @@ func writeXS(t testing.TB, path string, codec xpq.CompressionCodec) {
 	}
 }
 
-// legacyListSchema is a legacy 2-level list (a LIST group directly holding
-// a repeated primitive) and a legacy list of structs whose repeated group is
-// named "array", written by xitongsys from a JSON schema.
+// legacyListSchema holds legacy encodings, written by xitongsys from a JSON
+// schema: a 2-level list (a LIST group directly holding a repeated
+// primitive), lists of structs whose repeated group is the element (named
+// "array", or with several fields), and a map annotated MAP_KEY_VALUE.
 const legacyListSchema = `{"Tag": "name=parquet_go_root, repetitiontype=REQUIRED", "Fields": [
   {"Tag": "name=id, type=INT32, repetitiontype=REQUIRED"},
   {"Tag": "name=nums, repetitiontype=OPTIONAL, convertedtype=LIST", "Fields": [
@@ -189,19 +190,31 @@ const legacyListSchema = `{"Tag": "name=parquet_go_root, repetitiontype=REQUIRED
     {"Tag": "name=array, repetitiontype=REPEATED", "Fields": [
       {"Tag": "name=first, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=REQUIRED"}
     ]}
+  ]},
+  {"Tag": "name=pairs, repetitiontype=REQUIRED, convertedtype=LIST", "Fields": [
+    {"Tag": "name=pair, repetitiontype=REPEATED", "Fields": [
+      {"Tag": "name=a, type=INT32, repetitiontype=REQUIRED"},
+      {"Tag": "name=b, type=INT32, repetitiontype=OPTIONAL"}
+    ]}
+  ]},
+  {"Tag": "name=attrs, repetitiontype=OPTIONAL", "Fields": [
+    {"Tag": "name=map, repetitiontype=REPEATED", "Fields": [
+      {"Tag": "name=key, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=REQUIRED"},
+      {"Tag": "name=value, type=INT32, repetitiontype=OPTIONAL"}
+    ]}
   ]}
 ]}`
 
 var legacyRowsJSON = []string{
-	`{"id":1,"nums":{"element":[10,20]},"people":{"array":[{"first":"ann"}]}}`,
-	`{"id":2,"nums":null,"people":{"array":[]}}`,
-	`{"id":3,"nums":{"element":[]},"people":{"array":[{"first":"bo"},{"first":"cy"}]}}`,
+	`{"id":1,"nums":{"element":[10,20]},"people":{"array":[{"first":"ann"}]},"pairs":{"pair":[{"a":1,"b":2}]},"attrs":{"map":[{"key":"x","value":1},{"key":"y","value":null}]}}`,
+	`{"id":2,"nums":null,"people":{"array":[]},"pairs":{"pair":[]},"attrs":null}`,
+	`{"id":3,"nums":{"element":[]},"people":{"array":[{"first":"bo"},{"first":"cy"}]},"pairs":{"pair":[{"a":3,"b":null},{"a":4,"b":5}]},"attrs":{"map":[]}}`,
 }
 
 var legacyWant = []string{
-	`{"id":1,"nums":[10,20],"people":[{"first":"ann"}]}`,
-	`{"id":2,"nums":null,"people":[]}`,
-	`{"id":3,"nums":[],"people":[{"first":"bo"},{"first":"cy"}]}`,
+	`{"id":1,"nums":[10,20],"people":[{"first":"ann"}],"pairs":[{"a":1,"b":2}],"attrs":{"x":1,"y":null}}`,
+	`{"id":2,"nums":null,"people":[],"pairs":[],"attrs":null}`,
+	`{"id":3,"nums":[],"people":[{"first":"bo"},{"first":"cy"}],"pairs":[{"a":3,"b":null},{"a":4,"b":5}],"attrs":{}}`,
 }
 
 func writeLegacy(t testing.TB, path string) {
@@ -227,7 +240,10 @@ func writeLegacy(t testing.TB, path string) {
 	// The JSON schema cannot annotate a group; add the LIST annotations to
 	// the footer (annotations do not change the pages).
 	f.Close()
-	annotateFooter(t, path, map[string]xpq.ConvertedType{"nums": xpq.ConvertedType_LIST, "people": xpq.ConvertedType_LIST})
+	annotateFooter(t, path, map[string]xpq.ConvertedType{
+		"nums": xpq.ConvertedType_LIST, "people": xpq.ConvertedType_LIST, "pairs": xpq.ConvertedType_LIST,
+		"attrs": xpq.ConvertedType_MAP_KEY_VALUE,
+	})
 }
 
 // annotateFooter rewrites the footer of a Parquet file, setting the

@@ -183,7 +183,7 @@ func TestParquetGoFixtureAllTypes(t *testing.T) {
 	}
 }
 
-func TestLegacyTwoLevelLists(t *testing.T) {
+func TestLegacyListAndMapEncodings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "legacy.parquet")
 	writeLegacy(t, path)
 	rows, logs := runStream(t, fileInput("{}", path))
