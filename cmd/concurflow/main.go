@@ -5,6 +5,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -20,11 +24,41 @@ import (
 var Version = "dev"
 
 func main() {
-	service.RunCLI(context.Background(),
+	os.Exit(run(context.Background(), os.Args, streams{in: os.Stdin, out: os.Stdout, errOut: os.Stderr}))
+}
+
+// cliOptions are the options of the concurflow CLI, shared by main and the
+// tests; the verbs read and write s.
+func cliOptions(s streams) []service.CLIOptFunc {
+	return []service.CLIOptFunc{
 		service.CLIOptSetBinaryName("concurflow"),
 		service.CLIOptSetProductName("concurflow"),
 		service.CLIOptSetVersion(Version, ""),
 		service.CLIOptSetDocumentationURL("https://github.com/concurflow/concurflow/tree/main/docs"),
 		service.CLIOptAddCommand(sandboxCommand()),
-	)
+		service.CLIOptAddCommand(authCommand(s)),
+		service.CLIOptAddCommand(erpCommand(s)),
+		service.CLIOptAddCommand(requestCommand(s)),
+		service.CLIOptAddCommand(dataCommand(s)),
+	}
+}
+
+// run runs the CLI with args (args[0] is the program name) and returns the
+// exit code; errors are printed to s.errOut.
+func run(ctx context.Context, args []string, s streams) int {
+	code, err := service.RunCLIToCode(ctx, append(cliOptions(s), service.CLIOptSetArgs(args...))...)
+	if err == nil {
+		return code
+	}
+	printError(s.errOut, err)
+	var exit *exitError
+	if errors.As(err, &exit) {
+		return exit.code
+	}
+	return code
+}
+
+// printError prints a failure on one line.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "concurflow: "+err.Error())
 }

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/concurflow/concurflow/concur"
+)
+
+// Flag names shared by the auth, erp, request and data verbs.
+const (
+	flagCompanyID    = "company-id"
+	flagClientID     = "client-id"
+	flagClientSecret = "client-secret"
+	flagURL          = "url"
+	flagTokenStore   = "token-store"
+	flagTimeout      = "timeout"
+	flagERPID        = "erp-id"
+)
+
+// Defaults of the shared flags: the same token store directory and URL as
+// the auth field group of the Benthos components, so that a token store
+// bootstrapped with `concurflow auth exchange` serves pipelines too.
+const (
+	defaultTokenStore = "./.concurflow/tokens"
+	defaultURL        = "https://us.api.concursolutions.com"
+	defaultTimeout    = 2 * time.Minute
+)
+
+// Environment variables of the shared flags. The CONCUR_ names come first;
+// the unprefixed names are the ones `concurflow sandbox` prints in its export
+// lines, so that its output can be evaluated in a shell and used at once.
+var (
+	envCompanyID    = []string{"CONCUR_COMPANY_ID", "COMPANY_ID"}
+	envClientID     = []string{"CONCUR_CLIENT_ID", "CLIENT_ID"}
+	envClientSecret = []string{"CONCUR_CLIENT_SECRET", "CLIENT_SECRET"}
+	envURL          = []string{"CONCUR_URL"}
+	envTokenStore   = []string{"CONCUR_TOKEN_STORE"}
+	envERPID        = []string{"CONCUR_ERP_ID", "ERP_ID"}
+	envRequestToken = []string{"CONCUR_REQUEST_TOKEN", "REQUEST_TOKEN"}
+)
+
+// streams are the standard streams of the verbs: main passes the process's,
+// tests their own buffers.
+type streams struct {
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+}
+
+// exitError ends a verb with a given exit code. It deliberately does not
+// implement cli.ExitCoder, whose handler calls os.Exit from inside the
+// CLI; run maps it to the exit code instead.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// storeFlags are the flags locating a company's stored refresh token.
+func storeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagCompanyID, EnvVars: envCompanyID, Usage: "company UUID (the company's App Center connection)"},
+		&cli.StringFlag{Name: flagTokenStore, EnvVars: envTokenStore, Value: defaultTokenStore, Usage: "directory of per-company refresh token files (0600), shared with the pipelines' auth.token_store"},
+	}
+}
+
+// clientFlags are the flags every verb that calls Concur needs: the
+// application credentials, the URL and the token store. New flag values
+// are made on each call: urfave/cli writes parsed values into them.
+func clientFlags() []cli.Flag {
+	return append(storeFlags(),
+		&cli.StringFlag{Name: flagClientID, EnvVars: envClientID, Usage: "OAuth2 client id of the partner application"},
+		// No Value: help must never show a secret, only where it comes from.
+		&cli.StringFlag{Name: flagClientSecret, EnvVars: envClientSecret, Usage: "OAuth2 client secret (prefer the environment variable: command lines are visible to other users)"},
+		&cli.StringFlag{Name: flagURL, EnvVars: envURL, Value: defaultURL, Usage: "base URL of the token endpoint and, until a token names its geolocation, of the API (the sandbox's URL in tests)"},
+		&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "time limit of one HTTP request"},
+	)
+}
+
+// erpFlag is the ERP id flag of the erp, request and data verbs.
+func erpFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagERPID, EnvVars: envERPID, Usage: "ERP integration id (erpId from `erp register` or `erp list`)"}
+}
+
+// verbAction runs fn with a context cancelled on SIGINT or SIGTERM.
+func verbAction(fn func(ctx context.Context, c *cli.Context) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return fn(ctx, c)
+	}
+}
+
+// required returns the value of a string flag or an error naming the flag
+// and its environment variables.
+func required(c *cli.Context, name string, env []string) (string, error) {
+	if v := strings.TrimSpace(c.String(name)); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("--%s is required (or set $%s)", name, strings.Join(env, " or $"))
+}
+
+// openStore opens the token store of the flags and returns it with the
+// company id.
+func openStore(c *cli.Context) (*concur.DirStore, string, error) {
+	companyID, err := required(c, flagCompanyID, envCompanyID)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := concur.NewDirStore(c.String(flagTokenStore))
+	if err != nil {
+		return nil, "", err
+	}
+	return store, companyID, nil
+}
+
+// newTokenSource builds the company's token source from the flags over
+// store. requestToken is used by `auth exchange` only: the other verbs work
+// from the stored refresh token, so that a revoked or expired one is
+// reported rather than silently replaced.
+func newTokenSource(c *cli.Context, companyID string, store concur.TokenStore, requestToken string) (*concur.TokenSource, error) {
+	clientID, err := required(c, flagClientID, envClientID)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := required(c, flagClientSecret, envClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	return concur.NewTokenSource(concur.TokenSourceConfig{
+		CompanyID:    companyID,
+		ClientID:     clientID,
+		ClientSecret: secret,
+		RequestToken: requestToken,
+		AuthURL:      c.String(flagURL),
+		Store:        store,
+		HTTPClient:   &http.Client{Timeout: c.Duration(flagTimeout)},
+	})
+}
+
+// newClient builds the API client of the company named by the flags, using
+// the refresh token in the token store.
+func newClient(c *cli.Context) (*concur.Client, error) {
+	store, companyID, err := openStore(c)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := newTokenSource(c, companyID, store, "")
+	if err != nil {
+		return nil, err
+	}
+	return concur.NewClient(concur.ClientConfig{
+		CompanyID:   companyID,
+		TokenSource: tokens,
+		HTTPClient:  &http.Client{Timeout: c.Duration(flagTimeout)},
+		BaseURL:     c.String(flagURL),
+	})
+}
+
+// explain adds what to do next to authentication failures; other errors
+// are returned as they are (they already carry the API's status, message
+// and correlation id).
+func explain(err error) error {
+	var authErr *concur.AuthError
+	switch {
+	case errors.Is(err, concur.ErrNoCredentials):
+		return fmt.Errorf("%w: run `concurflow auth exchange` with a request token first", err)
+	case errors.As(err, &authErr) && authErr.InvalidGrant():
+		return fmt.Errorf("%w: the stored refresh token is expired or revoked; run `concurflow auth exchange` with a new request token", err)
+	case errors.As(err, &authErr) && authErr.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("%w: check the client id and client secret", err)
+	}
+	return err
+}
+
+// erpID returns the ERP id from the first argument, else the --erp-id flag.
+func erpID(c *cli.Context) (string, error) {
+	if c.Args().Len() > 0 {
+		return c.Args().First(), nil
+	}
+	return required(c, flagERPID, envERPID)
+}
+
+// readInput reads a file, or standard input when path is "-".
+func readInput(in io.Reader, path string) ([]byte, error) {
+	if path == "-" {
+		data, err := io.ReadAll(in)
+		if err != nil {
+			return nil, fmt.Errorf("reading standard input: %w", err)
+		}
+		return data, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing output: %w", err)
+	}
+	return nil
+}
+
+// writeLines writes every value of seq as a line of compact JSON (raw
+// JSON values are compacted too) and returns how many it wrote. What was
+// read before an error is written before the error is returned.
+func writeLines[T any](w io.Writer, seq iter.Seq2[T, error]) (n int, err error) {
+	bw := bufio.NewWriter(w)
+	defer func() {
+		if ferr := bw.Flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("writing output: %w", ferr)
+		}
+	}()
+	for v, err := range seq {
+		if err != nil {
+			return n, err
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return n, fmt.Errorf("encoding output: %w", err)
+		}
+		if _, err := bw.Write(append(data, '\n')); err != nil {
+			return n, fmt.Errorf("writing output: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
