@@ -55,11 +55,11 @@ func parquetRowsScannerSpec() *service.ConfigSpec {
 		Description(`
 Reads a Parquet file from any byte-stream input (`+"`file`, `stdin`, `http_client`"+`, …) and emits one message per row: a JSON object whose keys are the top-level field names in schema order.
 
-== Reading
+### Reading
 
 Parquet keeps its index at the end of the file, so the scanner needs random access. When the input hands over a seekable file (the `+"`file`"+` input does) it is read in place. Any other stream (`+"`stdin`"+`, HTTP bodies, the output of a `+"`decompress`"+` scanner) is first copied to a temporary file in `+"`"+prFieldSpoolDir+"`"+`, which is removed when the file is done. Memory is bounded by one row group: the scanner reads and decodes the selected columns of one row group, emits its rows, then moves on. Batches never span row groups.
 
-== Value mapping
+### Value mapping
 
 - BOOLEAN, INT32, INT64 (with signed or unsigned INT/UINT annotations), FLOAT and DOUBLE: JSON booleans and numbers, integers written exactly. NaN and infinities, which JSON cannot hold, become the strings `+"`\"NaN\"`, `\"Infinity\"`, `\"-Infinity\"`"+`.
 - STRING/UTF8, ENUM and JSON byte arrays: JSON strings (invalid UTF-8 replaced by U+FFFD). Other BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY values (binary, BSON): standard base64 strings. UUID: the canonical hyphenated form.
@@ -68,18 +68,18 @@ Parquet keeps its index at the end of the file, so the scanner needs random acce
 - INTERVAL: an object `+"`{\"months\":…,\"days\":…,\"milliseconds\":…}`"+`.
 - Groups: objects. LIST: arrays, MAP: objects with keys rendered as strings; both the standard 3-level and the legacy 2-level encodings are understood. Other repeated fields: arrays. Nulls: `+"`null`"+`; an absent repeated field: `+"`[]`"+`.
 
-== Errors and delivery
+### Errors and delivery
 
 A file that is not Parquet, is truncated or has corrupt pages fails with an error naming the file (and row group and column); the input logs it and moves on to its next file. Rows of row groups read before the failure have already been emitted; the file's acknowledgement carries the error, so for example `+"`delete_on_finish`"+` keeps it. Delivery is at-least-once as provided by the input.
 
-== Metadata
+### Metadata
 
 This scanner adds the following metadata to each message:
 
 - `+"`"+MetaRowGroup+"`"+`: the index of the row's row group, from 0.
 - `+"`"+MetaRow+"`"+`: the index of the row within the file, from 0.
 
-== Metrics
+### Metrics
 
 Counters `+"`parquet_rows_rows`"+` (rows emitted), `+"`parquet_rows_row_groups`"+` (row groups decoded), `+"`parquet_rows_files_failed`"+` and `+"`parquet_rows_spooled_bytes`"+`.
 `).
@@ -254,7 +254,7 @@ func (s *parquetRowsScanner) NextBatch(ctx context.Context) (batch service.Messa
 		// Rows share one buffer; the capped slice keeps a processor that
 		// appends to one row from overwriting the next.
 		msg := service.NewMessage(buf[start:len(buf):len(buf)])
-		msg.MetaSetMut(MetaRowGroup, s.rg)
+		msg.MetaSetMut(MetaRowGroup, int64(s.rg))
 		msg.MetaSetMut(MetaRow, s.fileRow)
 		batch[i] = msg
 		s.rgNext++
