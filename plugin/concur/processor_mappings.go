@@ -13,6 +13,8 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/bloblang"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	concurapi "github.com/concurflow/concurflow/concur"
 )
 
 // Field names of the concur_mappings processor (company_id, erp_id,
@@ -93,15 +95,8 @@ company or ERP ids and mapping errors mark the message as failed (route it with
 `+"`concur_mappings_lookups`"+` (label result: hit, miss, failed),
 `+"`concur_mappings_invalidations`"+` (label event_type),
 `+"`concur_mappings_fetch_retries`"+`, plus the auth metrics.`).
+		Fields(reqerrIDFields("integration")...).
 		Fields(
-			service.NewInterpolatedStringField(reqerrFieldCompanyID).
-				Description("The company UUID of the ERP integration.").
-				Default(reqerrDefaultCompanyID).
-				Example("09ac834c-46d6-49ff-9653-551d69072d56"),
-			service.NewInterpolatedStringField(reqerrFieldERPID).
-				Description("The ERP integration UUID.").
-				Default(reqerrDefaultERPID).
-				Example("2fcffbce-a381-4169-a954-c0395eefd6f6"),
 			service.NewBloblangField(mappingsFieldMapping).
 				Description("A Bloblang mapping selecting the part of the MappingsResponse to attach; `this` is the whole response. It runs once per answer fetched, not per message, so message functions (`content()`, `metadata()`) are not available in it. Empty attaches the whole response.").
 				Default("").
@@ -211,13 +206,10 @@ type mappingsProcessor struct {
 	invalidateOn     map[string]bool
 	ttl              time.Duration
 	store            mappingsStore
-	auth             *authClients
-	retry            acctRetry
-	log              *service.Logger
+	reqerrCaller
 
 	lookups       *service.MetricCounter // result
 	invalidations *service.MetricCounter // event_type
-	retries       *service.MetricCounter
 
 	mu         sync.Mutex
 	gen        map[string]uint64 // bumped by every invalidation of a key
@@ -235,10 +227,8 @@ type mappingsFlight struct {
 
 func newMappingsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*mappingsProcessor, error) {
 	p := &mappingsProcessor{
-		log:           mgr.Logger(),
 		lookups:       mgr.Metrics().NewCounter("concur_mappings_lookups", "result"),
 		invalidations: mgr.Metrics().NewCounter("concur_mappings_invalidations", "event_type"),
-		retries:       mgr.Metrics().NewCounter("concur_mappings_fetch_retries"),
 		gen:           map[string]uint64{},
 		flights:       map[string]*mappingsFlight{},
 		results:       map[string]*mappingsResult{},
@@ -308,10 +298,7 @@ func newMappingsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*
 	} else {
 		p.store = newMappingsMemStore(p.maxResults, p.ttl, time.Now)
 	}
-	if p.retry, err = reqerrRetryFromParsed(conf); err != nil {
-		return nil, err
-	}
-	if p.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
+	if p.reqerrCaller, err = newReqerrCaller(conf, mgr, "concur_mappings_fetch_retries"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -507,15 +494,8 @@ func (p *mappingsProcessor) lookup(ctx context.Context, key, companyID, erpID st
 
 // fetch gets the mappings from Concur within the retry budget.
 func (p *mappingsProcessor) fetch(ctx context.Context, companyID, erpID string) ([]byte, error) {
-	client, err := p.auth.Client(ctx, companyID)
-	if err != nil {
-		return nil, err
-	}
 	var raw []byte
-	err = reqerrWithRetry(ctx, p.retry, func(attempt int, err error) {
-		p.retries.Incr(1)
-		p.log.With("companyId", companyID, "erpId", erpID).Warnf("Fetching mappings failed (attempt %d), retrying: %v", attempt, err)
-	}, func() error {
+	err := p.call(ctx, companyID, "Fetching mappings of erp "+erpID, func(client *concurapi.Client) error {
 		var err error
 		raw, err = client.MappingsRaw(ctx, erpID)
 		return err
@@ -524,12 +504,6 @@ func (p *mappingsProcessor) fetch(ctx context.Context, companyID, erpID string) 
 		return nil, err // the client's error names the company and ERP
 	}
 	return raw, nil
-}
-
-// Close releases the HTTP connections.
-func (p *mappingsProcessor) Close(ctx context.Context) error {
-	p.auth.Close()
-	return nil
 }
 
 // mappingsStore is where answers are cached.

@@ -117,15 +117,8 @@ message is affected.
 `+"`concur_request_errors_emitted`"+` (label object_type),
 `+"`concur_request_errors_fetches`"+` (label result: ok, failed),
 `+"`concur_request_errors_fetch_retries`"+`, plus the auth metrics.`).
+		Fields(reqerrIDFields("request")...).
 		Fields(
-			service.NewInterpolatedStringField(reqerrFieldCompanyID).
-				Description("The company UUID of the request.").
-				Default(reqerrDefaultCompanyID).
-				Example("09ac834c-46d6-49ff-9653-551d69072d56"),
-			service.NewInterpolatedStringField(reqerrFieldERPID).
-				Description("The ERP integration UUID of the request.").
-				Default(reqerrDefaultERPID).
-				Example("2fcffbce-a381-4169-a954-c0395eefd6f6"),
 			service.NewInterpolatedStringField(reqerrFieldRequestID).
 				Description("The request UUID whose errors are fetched.").
 				Default(reqerrDefaultRequestID).
@@ -166,6 +159,21 @@ output:
     path: ./rejected/${! meta("concur_object_type").lowercase() }.ndjson
     codec: lines
 `)
+}
+
+// reqerrIDFields are the company and ERP fields shared by both processors;
+// of names what they identify.
+func reqerrIDFields(of string) []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewInterpolatedStringField(reqerrFieldCompanyID).
+			Description("The company UUID of the " + of + ".").
+			Default(reqerrDefaultCompanyID).
+			Example("09ac834c-46d6-49ff-9653-551d69072d56"),
+		service.NewInterpolatedStringField(reqerrFieldERPID).
+			Description("The ERP integration UUID of the " + of + ".").
+			Default(reqerrDefaultERPID).
+			Example("2fcffbce-a381-4169-a954-c0395eefd6f6"),
+	}
 }
 
 // reqerrRetryFields are the retry fields shared by both processors.
@@ -226,6 +234,49 @@ func reqerrWithRetry(ctx context.Context, r acctRetry, onRetry func(attempt int,
 	}
 }
 
+// reqerrCaller makes the API calls of a processor: a client per company,
+// transient failures retried within a budget and counted.
+type reqerrCaller struct {
+	auth    *authClients
+	retry   acctRetry
+	retries *service.MetricCounter
+	log     *service.Logger
+}
+
+// newReqerrCaller reads the auth and retry fields; retries is the name of
+// the retry counter.
+func newReqerrCaller(conf *service.ParsedConfig, mgr *service.Resources, retries string) (reqerrCaller, error) {
+	c := reqerrCaller{retries: mgr.Metrics().NewCounter(retries), log: mgr.Logger()}
+	var err error
+	if c.retry, err = reqerrRetryFromParsed(conf); err != nil {
+		return c, err
+	}
+	if c.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// call runs fn with the company's client until it succeeds, fails with an
+// error that is not retryable, or the budget is spent; what names the call
+// in logs.
+func (c reqerrCaller) call(ctx context.Context, companyID, what string, fn func(*concurapi.Client) error) error {
+	client, err := c.auth.Client(ctx, companyID)
+	if err != nil {
+		return err
+	}
+	return reqerrWithRetry(ctx, c.retry, func(attempt int, err error) {
+		c.retries.Incr(1)
+		c.log.With("companyId", companyID).Warnf("%s failed (attempt %d), retrying: %v", what, attempt, err)
+	}, func() error { return fn(client) })
+}
+
+// Close releases the HTTP connections; clients hold no goroutines.
+func (c reqerrCaller) Close(ctx context.Context) error {
+	c.auth.Close()
+	return nil
+}
+
 func init() {
 	err := service.RegisterProcessor("concur_request_errors", requestErrorsProcessorSpec(),
 		func(conf *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
@@ -240,13 +291,10 @@ func init() {
 type requestErrorsProcessor struct {
 	companyID, erpID, requestID, status *service.InterpolatedString
 	dropSuccess                         bool
-	auth                                *authClients
-	retry                               acctRetry
-	log                                 *service.Logger
+	reqerrCaller
 
 	emitted *service.MetricCounter // object_type
 	fetches *service.MetricCounter // result
-	retries *service.MetricCounter
 }
 
 // reqerrInterp pairs a field name with where its parsed value goes.
@@ -269,10 +317,8 @@ func reqerrParseInterps(conf *service.ParsedConfig, fs ...reqerrInterp) error {
 
 func newRequestErrorsProcessor(conf *service.ParsedConfig, mgr *service.Resources) (*requestErrorsProcessor, error) {
 	p := &requestErrorsProcessor{
-		log:     mgr.Logger(),
 		emitted: mgr.Metrics().NewCounter("concur_request_errors_emitted", "object_type"),
 		fetches: mgr.Metrics().NewCounter("concur_request_errors_fetches", "result"),
-		retries: mgr.Metrics().NewCounter("concur_request_errors_fetch_retries"),
 	}
 	if err := reqerrParseInterps(conf,
 		reqerrInterp{reqerrFieldCompanyID, &p.companyID},
@@ -287,10 +333,7 @@ func newRequestErrorsProcessor(conf *service.ParsedConfig, mgr *service.Resource
 		return nil, err
 	}
 	p.dropSuccess = onSuccess == reqerrOnSuccessDrop
-	if p.retry, err = reqerrRetryFromParsed(conf); err != nil {
-		return nil, err
-	}
-	if p.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
+	if p.reqerrCaller, err = newReqerrCaller(conf, mgr, "concur_request_errors_fetch_retries"); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -385,15 +428,8 @@ func (p *requestErrorsProcessor) noErrors(msg *service.Message) service.MessageB
 // fetch lists every processing error of the request, starting over on a
 // retry so that nothing is listed twice.
 func (p *requestErrorsProcessor) fetch(ctx context.Context, t reqerrTarget) ([]concurapi.ProcessingError, error) {
-	client, err := p.auth.Client(ctx, t.companyID)
-	if err != nil {
-		return nil, err
-	}
 	var perrs []concurapi.ProcessingError
-	err = reqerrWithRetry(ctx, p.retry, func(attempt int, err error) {
-		p.retries.Incr(1)
-		p.log.With("requestId", t.requestID, "companyId", t.companyID).Warnf("Fetching request errors failed (attempt %d), retrying: %v", attempt, err)
-	}, func() error {
+	err := p.call(ctx, t.companyID, "Fetching errors of request "+t.requestID, func(client *concurapi.Client) error {
 		perrs = perrs[:0]
 		for pe, err := range client.RequestErrors(ctx, t.erpID, t.requestID) {
 			if err != nil {
@@ -452,10 +488,4 @@ func reqerrOr(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// Close releases the HTTP connections.
-func (p *requestErrorsProcessor) Close(ctx context.Context) error {
-	p.auth.Close()
-	return nil
 }
