@@ -435,6 +435,8 @@ func (in *eventsInput) Connect(ctx context.Context) error {
 	in.server = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		// TLS handshake failures (wrong client certificates) are expected
 		// noise; log them at debug level rather than on stderr.
 		ErrorLog: log.New(eventsDebugWriter{in.log}, "concur_events: ", 0),

@@ -182,10 +182,3 @@ func (d *eventsDedupe) popOldestLocked() {
 		d.head = 0
 	}
 }
-
-// size reports the ids remembered in memory.
-func (d *eventsDedupe) size() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.acked)
-}

@@ -81,3 +81,36 @@ func TestEventsFromSandbox(t *testing.T) {
 		t.Errorf("deliveries: %d answered 503, %d answered 200; want 1 and 3", failed, ok)
 	}
 }
+
+// TestEventsFromSandboxOverMutualTLS has the sandbox deliver as
+// webhook.api.concursolutions.com over mutual TLS, as ESS does.
+func TestEventsFromSandboxOverMutualTLS(t *testing.T) {
+	m := newEventsMTLS(t)
+	srv := sandbox.New(t, sandbox.WithDeliveryClient(m.client(m.clientCA.issue(t, eventsWebhookCN, false))))
+	co, err := srv.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	erpID, err := srv.RegisterERP(co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startEvents(t, eventsOpts{scheme: "https", client: m.client(), extraYAML: m.yaml,
+		keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
+	srv.Subscribe("", h.url)
+	if err := srv.RequestReset(co.ID, erpID, sandbox.ObjectList); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := h.received()
+	if len(got) != 1 || got[0].meta[eventsMetaType] != ess.EventDataResetRequested || got[0].meta[eventsMetaCompanyID] != co.ID {
+		t.Fatalf("received %+v", got)
+	}
+	if d := srv.Deliveries(); len(d) != 1 || d[0].StatusCode != http.StatusOK {
+		t.Errorf("deliveries %+v", d)
+	}
+}

@@ -59,12 +59,13 @@ type eventsHarness struct {
 }
 
 type eventsOpts struct {
-	extraYAML string        // more fields of the concur_events input
-	scheme    string        // "https" to build an https URL
-	client    *http.Client  // client for posting
-	gate      chan struct{} // when set, the output waits on it per message
-	resources string        // resources YAML
-	keyFile   string        // PEM of the signing key; default the test key
+	extraYAML string         // more fields of the concur_events input
+	scheme    string         // "https" to build an https URL
+	client    *http.Client   // client for posting
+	gate      chan struct{}  // when set, the output waits on it per message
+	resources string         // resources YAML
+	keyFile   string         // PEM of the signing key; default the test key
+	metrics   *eventsMetrics // records the stream's metrics when set
 }
 
 // eventsFreeAddr returns a loopback address nothing listens on right now.
@@ -107,6 +108,17 @@ func startEvents(t *testing.T, o eventsOpts) *eventsHarness {
 	h.url = scheme + "://" + addr + "/concur/events"
 
 	sb := service.NewStreamBuilder()
+	if o.metrics != nil {
+		env := service.GlobalEnvironment().Clone()
+		if err := env.RegisterMetricsExporter("concur_events_test_metrics", service.NewConfigSpec(),
+			func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return o.metrics, nil }); err != nil {
+			t.Fatal(err)
+		}
+		sb = env.NewStreamBuilder()
+		if err := sb.SetMetricsYAML("concur_events_test_metrics: {}"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := sb.SetLoggerYAML("level: none"); err != nil {
 		t.Fatal(err)
 	}
@@ -616,10 +628,18 @@ func eventsWriteFile(t *testing.T, name string, b []byte) string {
 	return path
 }
 
-func TestEventsMutualTLS(t *testing.T) {
+// eventsMTLS is a server certificate for 127.0.0.1 and a client CA, written
+// to files for the input, with clients that trust the server.
+type eventsMTLS struct {
+	clientCA *eventsTestPKI
+	roots    *x509.CertPool
+	yaml     string // the input's tls block
+}
+
+func newEventsMTLS(t *testing.T) *eventsMTLS {
+	t.Helper()
 	serverCA := newEventsTestPKI(t, "server test CA")
 	clientCA := newEventsTestPKI(t, "client test CA")
-	rogueCA := newEventsTestPKI(t, "rogue CA")
 	serverCert := serverCA.issue(t, "127.0.0.1", true)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(serverCA.key)
 	if err != nil {
@@ -628,20 +648,28 @@ func TestEventsMutualTLS(t *testing.T) {
 	certFile := eventsWriteFile(t, "server.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: serverCert.Certificate[0]}))
 	keyFile := eventsWriteFile(t, "server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 	caFile := eventsWriteFile(t, "clients.pem", clientCA.pem)
-
 	roots := x509.NewCertPool()
 	roots.AddCert(serverCA.cert)
-	clientWith := func(certs ...tls.Certificate) *http.Client {
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: certs},
-		}}
-	}
-	h := startEvents(t, eventsOpts{scheme: "https", client: clientWith(clientCA.issue(t, eventsWebhookCN, false)), extraYAML: fmt.Sprintf(`
+	return &eventsMTLS{clientCA: clientCA, roots: roots, yaml: fmt.Sprintf(`
   tls:
     cert_file: %q
     key_file: %q
     client_ca_file: %q
-`, certFile, keyFile, caFile)})
+`, certFile, keyFile, caFile)}
+}
+
+// client returns an HTTPS client presenting certs.
+func (m *eventsMTLS) client(certs ...tls.Certificate) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: m.roots, Certificates: certs},
+	}}
+}
+
+func TestEventsMutualTLS(t *testing.T) {
+	m := newEventsMTLS(t)
+	rogueCA := newEventsTestPKI(t, "rogue CA")
+	clientWith := m.client
+	h := startEvents(t, eventsOpts{scheme: "https", client: clientWith(m.clientCA.issue(t, eventsWebhookCN, false)), extraYAML: m.yaml})
 
 	if code := h.postSigned(eventsSample("tls1", ess.EventMappingUpdated)); code != http.StatusOK {
 		t.Fatalf("ESS client certificate: status %d, want 200", code)
@@ -650,7 +678,7 @@ func TestEventsMutualTLS(t *testing.T) {
 	for name, c := range map[string]*http.Client{
 		"no client certificate":     clientWith(),
 		"certificate of another CA": clientWith(rogueCA.issue(t, eventsWebhookCN, false)),
-		"wrong common name":         clientWith(clientCA.issue(t, "someone.example", false)),
+		"wrong common name":         clientWith(m.clientCA.issue(t, "someone.example", false)),
 	} {
 		req, _ := http.NewRequest(http.MethodPost, h.url, bytes.NewReader(body))
 		req.Header.Set(ess.HeaderSignature, eventsSign(t, body))
@@ -724,4 +752,142 @@ func TestEventsDedupeMemoryIsBounded(t *testing.T) {
 	if isSeen("9") || d.size() != 0 {
 		t.Errorf("ids should expire after the window; size %d", d.size())
 	}
+}
+
+// eventsMetrics is a metrics exporter that counts counter increments and
+// timer observations by name and label values, e.g.
+// "concur_events_received{mapping.updated,accepted}".
+type eventsMetrics struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+func newEventsMetrics() *eventsMetrics { return &eventsMetrics{counts: map[string]int64{}} }
+
+// add records n under name and the values of the component's own labels
+// (Benthos adds "label" and "path", which are left out).
+func (m *eventsMetrics) add(name string, keys, values []string, n int64) {
+	var own []string
+	for i, k := range keys {
+		if k != "label" && k != "path" && i < len(values) {
+			own = append(own, values[i])
+		}
+	}
+	m.mu.Lock()
+	m.counts[name+"{"+strings.Join(own, ",")+"}"] += n
+	m.mu.Unlock()
+}
+
+func (m *eventsMetrics) get(key string) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[key]
+}
+
+type eventsMetricFunc func(int64)
+
+func (f eventsMetricFunc) Incr(n int64)              { f(n) }
+func (f eventsMetricFunc) Timing(int64)              { f(1) }
+func (f eventsMetricFunc) Set(int64)                 {}
+func (m *eventsMetrics) Close(context.Context) error { return nil }
+
+func (m *eventsMetrics) NewCounterCtor(name string, keys ...string) service.MetricsExporterCounterCtor {
+	return func(labels ...string) service.MetricsExporterCounter {
+		return eventsMetricFunc(func(n int64) { m.add(name, keys, labels, n) })
+	}
+}
+
+func (m *eventsMetrics) NewTimerCtor(name string, keys ...string) service.MetricsExporterTimerCtor {
+	return func(labels ...string) service.MetricsExporterTimer {
+		return eventsMetricFunc(func(n int64) { m.add(name, keys, labels, n) })
+	}
+}
+
+func (m *eventsMetrics) NewGaugeCtor(string, ...string) service.MetricsExporterGaugeCtor {
+	return func(...string) service.MetricsExporterGauge { return eventsMetricFunc(nil) }
+}
+
+func TestEventsMetrics(t *testing.T) {
+	m := newEventsMetrics()
+	h := startEvents(t, eventsOpts{metrics: m})
+	body := eventsSample("m1", ess.EventMappingUpdated)
+	h.failNextCalls(1)
+	h.postSigned(body)                                           // nacked
+	h.postSigned(body)                                           // accepted
+	h.postSigned(body)                                           // duplicate
+	h.post(body, "AAAA")                                         // bad_signature
+	h.postSigned([]byte(`{"id":"x"}`))                           // malformed
+	h.postSigned(eventsSample("m2", ess.EventDataStatusUpdated)) // accepted
+	for key, want := range map[string]int64{
+		"concur_events_received{mapping.updated,nacked}":      1,
+		"concur_events_received{mapping.updated,accepted}":    1,
+		"concur_events_received{mapping.updated,duplicate}":   1,
+		"concur_events_received{unknown,bad_signature}":       1,
+		"concur_events_received{unknown,malformed}":           1,
+		"concur_events_received{data.statusUpdated,accepted}": 1,
+		"concur_events_handler_latency_ns{accepted}":          2,
+	} {
+		if got := m.get(key); got != want {
+			t.Errorf("%s = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// TestEventsCloseAnswersWaitingRequests closes the input while a request
+// waits for the pipeline: it is answered 503 and Close returns.
+func TestEventsCloseAnswersWaitingRequests(t *testing.T) {
+	addr := eventsFreeAddr(t)
+	conf, err := eventsInputSpec().ParseYAML(fmt.Sprintf("address: %s\npublic_key_files: [ %q ]\n",
+		addr, eventsWriteKeyPEM(t, &eventsTestKey().PublicKey)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newEventsInput(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Connect(context.Background()); err != nil {
+		t.Fatalf("second Connect: %v", err)
+	}
+	h := &eventsHarness{t: t, url: "http://" + in.Addr().String() + "/concur/events", client: &http.Client{Timeout: 10 * time.Second}}
+	codes := make(chan int, 1)
+	go func() { codes <- h.postSigned(eventsSample("closing", ess.EventMappingUpdated)) }()
+	// Wait until the handler holds the event; nobody reads it.
+	for deadline := time.Now().Add(10 * time.Second); !in.dedupe.inFlight("closing"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("request never reached the handler")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := in.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if c := <-codes; c != http.StatusServiceUnavailable {
+		t.Errorf("waiting request answered %d, want 503", c)
+	}
+	if _, _, err := in.Read(ctx); !errors.Is(err, service.ErrEndOfInput) {
+		t.Errorf("Read after Close = %v, want ErrEndOfInput", err)
+	}
+	if err := in.Connect(ctx); !errors.Is(err, service.ErrEndOfInput) {
+		t.Errorf("Connect after Close = %v, want ErrEndOfInput", err)
+	}
+}
+
+// inFlight reports whether a request currently carries id.
+func (d *eventsDedupe) inFlight(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.inflight[id]
+	return ok
+}
+
+// size reports the ids remembered in memory.
+func (d *eventsDedupe) size() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.acked)
 }
