@@ -72,16 +72,16 @@ type Facts struct {
 // identifiers, when present, are strings. A "facts.data" that is a string is
 // accepted whether or not it holds JSON (see FactsData).
 func Parse(body []byte) (*Event, error) {
-	var probe struct {
+	// The outer Facts is shallower than Event.Facts, so it receives "facts"
+	// raw and its shape can be checked before it is decoded.
+	var w struct {
+		Event
 		Facts json.RawMessage `json:"facts"`
 	}
-	if err := json.Unmarshal(body, &probe); err != nil {
+	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
-	var ev Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
-	}
+	ev := w.Event
 	switch {
 	case ev.ID == "":
 		return nil, fmt.Errorf("%w: missing id", ErrInvalidEvent)
@@ -89,8 +89,11 @@ func Parse(body []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: event %s: missing eventType", ErrInvalidEvent, ev.ID)
 	case ev.Topic == "":
 		return nil, fmt.Errorf("%w: event %s: missing topic", ErrInvalidEvent, ev.ID)
-	case len(probe.Facts) == 0 || probe.Facts[0] != '{':
+	case len(w.Facts) == 0 || w.Facts[0] != '{':
 		return nil, fmt.Errorf("%w: event %s: facts is not an object", ErrInvalidEvent, ev.ID)
+	}
+	if err := json.Unmarshal(w.Facts, &ev.Facts); err != nil {
+		return nil, fmt.Errorf("%w: event %s: facts: %v", ErrInvalidEvent, ev.ID, err)
 	}
 	ev.Data = nullToNil(ev.Data)
 	ev.Facts.Data = nullToNil(ev.Facts.Data)
