@@ -293,3 +293,32 @@ func TestMappingsConcurrentMissesFetchOnce(t *testing.T) {
 		t.Fatalf("%d mappings calls, want 1", calls)
 	}
 }
+
+// TestMappingsFromSandboxEvents feeds the sandbox's events through a real
+// concur_events input: the list mapping events carry the new mapping.
+func TestMappingsFromSandboxEvents(t *testing.T) {
+	e := newReqerrEnv(t)
+	s := e.startEvents("concur_mappings:\n" + reqerrIndent(e.auth(), 2))
+	if err := e.sb.RequestReset(e.co.ID, e.erp, sandbox.ObjectAccount); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle()
+	if out := s.outputs(); len(out) != 1 || strings.Contains(mappingsJSON(t, mappingsMeta(t, out[0], "concur_mappings")), "concur-projects") {
+		t.Fatalf("before the mapping: %d messages", len(out))
+	}
+	before := e.apiCalls(http.MethodGet, "/mappings")
+	e.mapList("projects") // listMapping.created and mapping.updated
+	out := s.stop()
+	if len(out) != 3 {
+		t.Fatalf("%d messages, want 3", len(out))
+	}
+	for _, m := range out[1:] {
+		typ, _ := m.MetaGet("concur_event_type")
+		if !strings.Contains(mappingsJSON(t, mappingsMeta(t, m, "concur_mappings")), "concur-projects") {
+			t.Fatalf("%s event carries stale mappings", typ)
+		}
+	}
+	if calls := e.apiCalls(http.MethodGet, "/mappings") - before; calls < 1 {
+		t.Fatal("mapping events did not refetch")
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -176,11 +178,44 @@ type reqerrStream struct {
 func reqerrStart(t *testing.T, processors, cache string) *reqerrStream {
 	t.Helper()
 	b := service.NewStreamBuilder()
-	s := &reqerrStream{t: t, done: make(chan error, 1)}
-	var err error
-	if s.prod, err = b.AddProducerFunc(); err != nil {
+	prod, err := b.AddProducerFunc()
+	if err != nil {
 		t.Fatal(err)
 	}
+	s := reqerrBuild(t, b, processors, cache)
+	s.prod = prod
+	return s
+}
+
+// startEvents runs the processors behind a concur_events input that
+// the sandbox delivers the company's events to.
+func (e *reqerrEnv) startEvents(processors string) *reqerrStream {
+	e.t.Helper()
+	keyFile := filepath.Join(e.t.TempDir(), "sandbox.pem")
+	if err := os.WriteFile(keyFile, e.sb.PublicKeyPEM(), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b := service.NewStreamBuilder()
+	if err := b.AddInputYAML(fmt.Sprintf("concur_events:\n  address: %s\n  public_key_files: [ %q ]\n", addr, keyFile)); err != nil {
+		e.t.Fatal(err)
+	}
+	s := reqerrBuild(e.t, b, processors, "")
+	e.sb.Subscribe(e.co.ID, "http://"+addr+"/concur/events")
+	return s
+}
+
+// reqerrBuild adds the processors, an optional cache resource and a
+// collecting output to b and runs the stream.
+func reqerrBuild(t *testing.T, b *service.StreamBuilder, processors, cache string) *reqerrStream {
+	t.Helper()
+	s := &reqerrStream{t: t, done: make(chan error, 1)}
+	var err error
 	if cache != "" {
 		if err := b.AddCacheYAML(cache); err != nil {
 			t.Fatal(err)
@@ -478,44 +513,11 @@ func reqerrLintExamples(t *testing.T, name string) {
 	}
 	sort.Strings(docs)
 	for _, doc := range docs {
-		if strings.Contains(doc, "concur_events:") && !reqerrHasInput(env, "concur_events") {
-			doc = strings.Replace(doc, "concur_events:", "generate: { mapping: 'root = {}' }\n  concur_events_unused:", 1)
-			doc = reqerrDropBlock(doc, "concur_events_unused:")
-		}
 		b := env.NewStreamBuilder()
 		if err := b.SetYAML(doc); err != nil {
 			t.Fatalf("example does not parse: %v\n%s", err, doc)
 		}
 	}
-}
-
-func reqerrHasInput(env *service.Environment, name string) bool {
-	found := false
-	env.WalkInputs(func(n string, _ *service.ConfigView) { found = found || n == name })
-	return found
-}
-
-// reqerrDropBlock removes the line holding marker and the lines indented
-// deeper than it.
-func reqerrDropBlock(doc, marker string) string {
-	lines := strings.Split(doc, "\n")
-	var out []string
-	depth := -1
-	for _, l := range lines {
-		ind := len(l) - len(strings.TrimLeft(l, " "))
-		if depth >= 0 {
-			if strings.TrimSpace(l) != "" && ind > depth {
-				continue
-			}
-			depth = -1
-		}
-		if strings.Contains(l, marker) {
-			depth = ind
-			continue
-		}
-		out = append(out, l)
-	}
-	return strings.Join(out, "\n")
 }
 
 // reqerrIndent prefixes every non-empty line of s with n spaces.
@@ -528,4 +530,28 @@ func reqerrIndent(s string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestRequestErrorsFromSandboxEvents runs the whole loop: vendors are
+// patched, the sandbox delivers data.statusUpdated to a concur_events input,
+// and exactly the rejected vendors leave the stream.
+func TestRequestErrorsFromSandboxEvents(t *testing.T) {
+	e := newReqerrEnv(t)
+	s := e.startEvents("concur_request_errors:\n" + reqerrIndent(e.auth(), 2))
+	partial := e.patchVendors(reqerrVendor("E1", false), reqerrVendor("E2", true), reqerrVendor("E3", false))
+	e.patchVendors(reqerrVendor("E4", true)) // SUCCESS: dropped
+	e.mapList("costcentres")                 // mapping events: dropped
+	e.waitIdle()                             // every delivery acknowledged
+	out := reqerrRecords(t, s.stop())
+	var got []string
+	for _, r := range out {
+		if r.Err != "" || r.RequestID != partial {
+			t.Fatalf("record %+v", r)
+		}
+		got = append(got, r.ID)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, []string{"E1", "E3"}) {
+		t.Fatalf("records %v, want E1 and E3", got)
+	}
 }
