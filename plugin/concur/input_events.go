@@ -460,7 +460,10 @@ func (in *eventsInput) Read(ctx context.Context) (*service.Message, service.AckF
 	case p := <-in.msgs:
 		return p.msg, func(ctx context.Context, err error) error {
 			p.claim.release(ctx, err)
-			p.outcome <- err
+			select {
+			case p.outcome <- err:
+			default: // acknowledged twice; the first outcome stands
+			}
 			return nil
 		}, nil
 	case <-in.shutdown:

@@ -170,6 +170,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if d.cfg.Client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = cfg.MaxConcurrent
+		tr.Proxy = nil // deliver straight to the subscriber, never via a proxy
 		d.cfg.Client = &http.Client{
 			Transport:     tr,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -422,7 +423,7 @@ func (d *Dispatcher) attempt(j *job) {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	a.WillRetry = retryable && !expired && !d.closed
+	a.WillRetry = retryable && !expired && !d.closed && d.subscribedLocked(j.sub.ID)
 	d.recordLocked(a)
 	if !a.WillRetry {
 		d.donePendingLocked()

@@ -534,3 +534,23 @@ func TestNewDefaults(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsubscribeStopsRetries(t *testing.T) {
+	var d *Dispatcher
+	var subID string
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		d.Unsubscribe(subID)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	d = newDispatcher(t, Config{})
+	subID = d.Subscribe("", srv.URL)
+	d.Publish(event("e", "c"))
+	waitIdle(t, d)
+	a := d.Attempts()
+	if hits.Load() != 1 || len(a) != 1 || a[0].WillRetry {
+		t.Errorf("hits %d, attempts %+v; want one attempt that is not retried", hits.Load(), a)
+	}
+}
