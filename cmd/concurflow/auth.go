@@ -73,6 +73,9 @@ func (f freshStore) Load(_ context.Context, companyID string) (*concur.StoredTok
 }
 
 func runAuthExchange(ctx context.Context, c *cli.Context, s streams) error {
+	if _, err := args(c, 0, 0, "no arguments"); err != nil {
+		return err
+	}
 	store, companyID, err := openStore(c)
 	if err != nil {
 		return err
@@ -149,6 +152,9 @@ but expiring within --warn-days days (or of unknown expiry while
 }
 
 func runAuthStatus(ctx context.Context, c *cli.Context, s streams, now time.Time) error {
+	if _, err := args(c, 0, 0, "no arguments"); err != nil {
+		return err
+	}
 	store, companyID, err := openStore(c)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -190,10 +191,31 @@ func explain(err error) error {
 	return err
 }
 
-// erpID returns the ERP id from the first argument, else the --erp-id flag.
+// args returns the positional arguments after checking that there are
+// between min and max of them, named by what for the error.
+// urfave/cli stops parsing flags at the first argument, so a flag after an
+// argument gets its own hint.
+func args(c *cli.Context, minArgs, maxArgs int, what string) ([]string, error) {
+	a := c.Args().Slice()
+	for i, arg := range a {
+		if i > 0 && strings.HasPrefix(arg, "-") && arg != "-" {
+			return nil, fmt.Errorf("flag %s comes after the argument %q: put flags before arguments", arg, a[0])
+		}
+	}
+	if len(a) < minArgs || len(a) > maxArgs || slices.Contains(a, "") {
+		return nil, fmt.Errorf("want %s, got %d", what, len(a))
+	}
+	return a, nil
+}
+
+// erpID returns the ERP id from the only argument, else the --erp-id flag.
 func erpID(c *cli.Context) (string, error) {
-	if c.Args().Len() > 0 {
-		return c.Args().First(), nil
+	a, err := args(c, 0, 1, "at most one argument (the ERP id)")
+	if err != nil {
+		return "", err
+	}
+	if len(a) == 1 {
+		return a[0], nil
 	}
 	return required(c, flagERPID, envERPID)
 }

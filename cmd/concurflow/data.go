@@ -37,10 +37,11 @@ page fails; the error then goes to standard error with a non-zero exit.
 Tax data is printed one country a record.`,
 				Flags: append(clientFlags(), erpFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					if c.Args().Len() != 1 {
-						return fmt.Errorf("exactly one argument is required: accounts, vendors, lists or tax-data")
+					a, err := args(c, 1, 1, "exactly one argument (accounts, vendors, lists or tax-data)")
+					if err != nil {
+						return err
 					}
-					obj, err := dataObject(c.Args().First())
+					obj, err := dataObject(a[0])
 					if err != nil {
 						return err
 					}

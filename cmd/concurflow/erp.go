@@ -37,6 +37,9 @@ refused so that a misspelt one is not silently dropped. Concur accepts
 one registration per company per minute.`,
 				Flags: append(clientFlags(), fileFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
+					if _, err := args(c, 0, 0, "no arguments"); err != nil {
+						return err
+					}
 					pkg, err := readERPPackage(c, s.in)
 					if err != nil {
 						return err
@@ -122,10 +125,11 @@ be given as an argument (not taken from the environment), so that an
 exported ERP_ID is never deleted by accident.`,
 				Flags: clientFlags(),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					if c.Args().Len() != 1 || c.Args().First() == "" {
-						return errors.New("erp unregister takes exactly one argument: the ERP id")
+					a, err := args(c, 1, 1, "exactly one argument (the ERP id)")
+					if err != nil {
+						return err
 					}
-					id := c.Args().First()
+					id := a[0]
 					return withClient(c, func(cl *concur.Client) error {
 						if err := cl.UnregisterERP(ctx, id); err != nil {
 							return err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -74,15 +73,16 @@ nothing.`,
 // runRequest reads the request id argument and the ERP id and runs fn with
 // the client.
 func runRequest(c *cli.Context, fn func(cl *concur.Client, erpID, requestID string) error) error {
-	if c.Args().Len() != 1 || c.Args().First() == "" {
-		return errors.New("exactly one argument is required: the request id")
+	a, err := args(c, 1, 1, "exactly one argument (the request id)")
+	if err != nil {
+		return err
 	}
 	id, err := required(c, flagERPID, envERPID)
 	if err != nil {
 		return err
 	}
 	return withClient(c, func(cl *concur.Client) error {
-		return fn(cl, id, c.Args().First())
+		return fn(cl, id, a[0])
 	})
 }
 
