@@ -322,3 +322,18 @@ func TestMappingsFromSandboxEvents(t *testing.T) {
 		t.Fatal("mapping events did not refetch")
 	}
 }
+
+func TestMappingsRootDeletedLeavesMessage(t *testing.T) {
+	e := newReqerrEnv(t)
+	proc := "concur_mappings:\n  mapping: 'root = if this.files.length() > 0 { deleted() }'\n" + reqerrIndent(e.auth(), 2)
+	out := reqerrRun(t, proc, reqerrMsg([]byte(`{"id":"A1"}`), e.idMeta()...))
+	if len(out) != 1 || out[0].GetError() != nil {
+		t.Fatalf("got %d messages (%v)", len(out), out[0].GetError())
+	}
+	if b, _ := out[0].AsBytes(); string(b) != `{"id":"A1"}` {
+		t.Fatalf("body %s", b)
+	}
+	if _, ok := out[0].MetaGetMut("concur_mappings"); ok {
+		t.Fatal("metadata set though the mapping deleted the root")
+	}
+}
