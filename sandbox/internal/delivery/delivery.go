@@ -19,7 +19,8 @@
 //     workers owned by the Dispatcher, so events are not delivered in order.
 //     Waiting retries hold no worker.
 //
-// Choices where the pages are silent: the signature is RSASSA-PKCS1-v1_5
+// Choices where the pages are silent: each event is signed once, by the
+// worker that first delivers it (Publish only queues), with RSASSA-PKCS1-v1_5
 // (or PSS, Config.Scheme) over SHA-256 of the body, base64-encoded; the
 // backoff schedule above; retention is measured with Config.Now while backoff
 // waits use real timers, so tests can expire retention without waiting.
@@ -125,15 +126,34 @@ type Dispatcher struct {
 	head     int
 }
 
-// job is the delivery of one event to one subscription.
-type job struct {
+// payload is one published event, shared by its deliveries. It is signed
+// once, by the first worker that needs it, so Publish stays cheap.
+type payload struct {
 	eventID     string
 	correlation string
 	body        []byte
-	signature   string
 	published   time.Time
-	sub         Subscription
-	attempt     int
+
+	signOnce  sync.Once
+	signature string
+	signErr   error
+}
+
+func (p *payload) sign(key *rsa.PrivateKey, scheme ess.Scheme) (string, error) {
+	p.signOnce.Do(func() {
+		p.signature, p.signErr = ess.Sign(key, scheme, p.body)
+		if p.signErr != nil {
+			p.signErr = fmt.Errorf("signing event %s: %w", p.eventID, p.signErr)
+		}
+	})
+	return p.signature, p.signErr
+}
+
+// job is the delivery of one event to one subscription.
+type job struct {
+	*payload
+	sub     Subscription
+	attempt int
 }
 
 // New starts a Dispatcher with its worker pool.
@@ -243,10 +263,11 @@ func (d *Dispatcher) Subscriptions() []Subscription {
 }
 
 // Publish queues ev for delivery to every subscription of its company. It
-// does not block. Events published after Close, and events no subscription
-// matches, are dropped. An event that cannot be encoded (invalid
-// json.RawMessage) or signed is not delivered; the failure is recorded as an
-// Attempt with an empty SubscriptionID.
+// does not block; the event is signed by the worker that first delivers it.
+// Events published after Close, and events no subscription matches, are
+// dropped. An event that cannot be encoded (invalid json.RawMessage) is not
+// delivered; the failure is recorded as an Attempt with an empty
+// SubscriptionID.
 func (d *Dispatcher) Publish(ev ess.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -268,12 +289,7 @@ func (d *Dispatcher) PublishRaw(body []byte) error {
 }
 
 func (d *Dispatcher) enqueue(eventID, correlation, companyID string, body []byte) {
-	sig, err := ess.Sign(d.cfg.Key, d.cfg.Scheme, body)
-	if err != nil {
-		d.fail(eventID, fmt.Errorf("signing event %s: %w", eventID, err))
-		return
-	}
-	now := d.cfg.Now()
+	p := &payload{eventID: eventID, correlation: correlation, body: body, published: d.cfg.Now()}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -284,10 +300,7 @@ func (d *Dispatcher) enqueue(eventID, correlation, companyID string, body []byte
 			continue
 		}
 		d.addPendingLocked()
-		d.queue = append(d.queue, &job{
-			eventID: eventID, correlation: correlation, body: body,
-			signature: sig, published: now, sub: s,
-		})
+		d.queue = append(d.queue, &job{payload: p, sub: s})
 		d.ready.Signal()
 	}
 }
@@ -413,7 +426,15 @@ func (d *Dispatcher) attempt(j *job) {
 	j.attempt++
 	start := d.cfg.Now()
 	realStart := time.Now()
-	status, err := d.post(j)
+	sig, err := j.sign(d.cfg.Key, d.cfg.Scheme)
+	if err != nil { // permanent: recorded, never retried
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.recordLocked(Attempt{EventID: j.eventID, SubscriptionID: j.sub.ID, URL: j.sub.URL, Number: j.attempt, Time: start, Err: err})
+		d.donePendingLocked()
+		return
+	}
+	status, err := d.post(j, sig)
 	a := Attempt{
 		EventID: j.eventID, SubscriptionID: j.sub.ID, URL: j.sub.URL, Number: j.attempt,
 		Time: start, StatusCode: status, Err: err, Duration: time.Since(realStart),
@@ -470,7 +491,7 @@ func shouldRetry(status int) bool {
 
 // post sends one attempt and returns the status code, or an error for any
 // I/O failure including one while reading the response body.
-func (d *Dispatcher) post(j *job) (int, error) {
+func (d *Dispatcher) post(j *job, sig string) (int, error) {
 	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.sub.URL, bytes.NewReader(j.body))
@@ -478,7 +499,7 @@ func (d *Dispatcher) post(j *job) (int, error) {
 		return 0, fmt.Errorf("building delivery of event %s to %s: %w", j.eventID, j.sub.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(ess.HeaderSignature, j.signature)
+	req.Header.Set(ess.HeaderSignature, sig)
 	if j.correlation != "" {
 		req.Header.Set(ess.HeaderCorrelationID, j.correlation)
 	}

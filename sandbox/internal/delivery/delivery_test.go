@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -552,5 +553,20 @@ func TestUnsubscribeStopsRetries(t *testing.T) {
 	a := d.Attempts()
 	if hits.Load() != 1 || len(a) != 1 || a[0].WillRetry {
 		t.Errorf("hits %d, attempts %+v; want one attempt that is not retried", hits.Load(), a)
+	}
+}
+
+func TestUnsignableEventIsNotRetried(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	broken := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: big.NewInt(15), E: 3}, D: big.NewInt(3)}
+	d := newDispatcher(t, Config{Key: broken})
+	d.Subscribe("", srv.URL)
+	d.Publish(event("e", "c"))
+	waitIdle(t, d)
+	a := d.Attempts()
+	if len(a) != 1 || a[0].Err == nil || a[0].WillRetry || len(rec.requests()) != 0 {
+		t.Errorf("attempts %+v, receiver got %d", a, len(rec.requests()))
 	}
 }
