@@ -24,7 +24,7 @@ func TestEventsFromSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startEvents(t, eventsOpts{keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
+	h := eventsStart(t, eventsOpts{keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
 	srv.Subscribe(co.ID, h.url)
 	h.failNextCalls(1)
 
@@ -95,7 +95,7 @@ func TestEventsFromSandboxOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startEvents(t, eventsOpts{scheme: "https", client: m.client(), extraYAML: m.yaml,
+	h := eventsStart(t, eventsOpts{scheme: "https", client: m.client(), extraYAML: m.yaml,
 		keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
 	srv.Subscribe("", h.url)
 	if err := srv.RequestReset(co.ID, erpID, sandbox.ObjectList); err != nil {

@@ -94,7 +94,7 @@ func eventsWriteKeyPEM(t testing.TB, key *rsa.PublicKey) string {
 	return path
 }
 
-func startEvents(t *testing.T, o eventsOpts) *eventsHarness {
+func eventsStart(t *testing.T, o eventsOpts) *eventsHarness {
 	t.Helper()
 	addr := eventsFreeAddr(t)
 	h := &eventsHarness{t: t, gate: o.gate, client: o.client}
@@ -293,7 +293,7 @@ func eventsSample(id, eventType string) []byte {
 }
 
 func TestEventsEveryTypeArrivesWithMetadata(t *testing.T) {
-	h := startEvents(t, eventsOpts{})
+	h := eventsStart(t, eventsOpts{})
 	for i, et := range ess.EventTypes() {
 		if code := h.postSigned(eventsSample(fmt.Sprint("ev", i), et)); code != http.StatusOK {
 			t.Fatalf("%s: status %d, want 200", et, code)
@@ -339,7 +339,7 @@ func TestEventsEveryTypeArrivesWithMetadata(t *testing.T) {
 }
 
 func TestEventsCorrelationFromHeaderWhenEventHasNone(t *testing.T) {
-	h := startEvents(t, eventsOpts{})
+	h := eventsStart(t, eventsOpts{})
 	body := []byte(`{"id":"x1","eventType":"mapping.updated","topic":"` + ess.Topic + `","facts":{"companyId":"c"}}`)
 	if code := h.post(body, eventsSign(t, body), ess.HeaderCorrelationID, "hdr-corr"); code != http.StatusOK {
 		t.Fatalf("status %d", code)
@@ -350,7 +350,7 @@ func TestEventsCorrelationFromHeaderWhenEventHasNone(t *testing.T) {
 }
 
 func TestEventsSignatureFailures(t *testing.T) {
-	h := startEvents(t, eventsOpts{})
+	h := eventsStart(t, eventsOpts{})
 	body := eventsSample("sig1", ess.EventMappingUpdated)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -385,7 +385,7 @@ func TestEventsSignatureFailures(t *testing.T) {
 }
 
 func TestEventsNackedThenRedeliveredOnce(t *testing.T) {
-	h := startEvents(t, eventsOpts{})
+	h := eventsStart(t, eventsOpts{})
 	h.failNextCalls(1)
 	body := eventsSample("retry1", ess.EventDataStatusUpdated)
 	if code := h.postSigned(body); code < 500 {
@@ -409,7 +409,7 @@ func TestEventsNackedThenRedeliveredOnce(t *testing.T) {
 }
 
 func TestEventsDuplicateEmittedOnce(t *testing.T) {
-	h := startEvents(t, eventsOpts{})
+	h := eventsStart(t, eventsOpts{})
 	body := eventsSample("dup1", ess.EventListMappingCreated)
 	for i := range 3 {
 		if code := h.postSigned(body); code != http.StatusOK {
@@ -423,7 +423,7 @@ func TestEventsDuplicateEmittedOnce(t *testing.T) {
 
 func TestEventsConcurrentDuplicateWaitsForFirst(t *testing.T) {
 	gate := make(chan struct{})
-	h := startEvents(t, eventsOpts{gate: gate})
+	h := eventsStart(t, eventsOpts{gate: gate})
 	body := eventsSample("inflight1", ess.EventMappingUpdated)
 	sig := eventsSign(t, body)
 	codes := make(chan int, 2)
@@ -451,7 +451,7 @@ func TestEventsConcurrentDuplicateWaitsForFirst(t *testing.T) {
 
 func TestEventsTimeoutAnswers503ThenDuplicate(t *testing.T) {
 	gate := make(chan struct{})
-	h := startEvents(t, eventsOpts{gate: gate, extraYAML: "  timeout: 100ms\n"})
+	h := eventsStart(t, eventsOpts{gate: gate, extraYAML: "  timeout: 100ms\n"})
 	body := eventsSample("slow1", ess.EventMappingUpdated)
 	if code := h.postSigned(body); code != http.StatusServiceUnavailable {
 		t.Fatalf("slow pipeline: status %d, want 503", code)
@@ -470,7 +470,7 @@ func TestEventsTimeoutAnswers503ThenDuplicate(t *testing.T) {
 }
 
 func TestEventsBadRequests(t *testing.T) {
-	h := startEvents(t, eventsOpts{extraYAML: "  max_body_bytes: 2048\n"})
+	h := eventsStart(t, eventsOpts{extraYAML: "  max_body_bytes: 2048\n"})
 	big := []byte(`{"id":"big","eventType":"mapping.updated","topic":"t","facts":{"x":"` + strings.Repeat("a", 4096) + `"}}`)
 	if code := h.postSigned(big); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversize: status %d, want 413", code)
@@ -514,7 +514,7 @@ func TestEventsBadRequests(t *testing.T) {
 }
 
 func TestEventsBasicAuthAndUnsigned(t *testing.T) {
-	h := startEvents(t, eventsOpts{extraYAML: `
+	h := eventsStart(t, eventsOpts{extraYAML: `
   allow_unsigned: true
   basic_auth:
     username: concur
@@ -540,7 +540,7 @@ func TestEventsBasicAuthAndUnsigned(t *testing.T) {
 }
 
 func TestEventsCacheDedupe(t *testing.T) {
-	h := startEvents(t, eventsOpts{
+	h := eventsStart(t, eventsOpts{
 		resources: `
 cache_resources:
   - label: ess_ids
@@ -669,7 +669,7 @@ func TestEventsMutualTLS(t *testing.T) {
 	m := newEventsMTLS(t)
 	rogueCA := newEventsTestPKI(t, "rogue CA")
 	clientWith := m.client
-	h := startEvents(t, eventsOpts{scheme: "https", client: clientWith(m.clientCA.issue(t, eventsWebhookCN, false)), extraYAML: m.yaml})
+	h := eventsStart(t, eventsOpts{scheme: "https", client: clientWith(m.clientCA.issue(t, eventsWebhookCN, false)), extraYAML: m.yaml})
 
 	if code := h.postSigned(eventsSample("tls1", ess.EventMappingUpdated)); code != http.StatusOK {
 		t.Fatalf("ESS client certificate: status %d, want 200", code)
@@ -809,7 +809,7 @@ func (m *eventsMetrics) NewGaugeCtor(string, ...string) service.MetricsExporterG
 
 func TestEventsMetrics(t *testing.T) {
 	m := newEventsMetrics()
-	h := startEvents(t, eventsOpts{metrics: m})
+	h := eventsStart(t, eventsOpts{metrics: m})
 	body := eventsSample("m1", ess.EventMappingUpdated)
 	h.failNextCalls(1)
 	h.postSigned(body)                                           // nacked
