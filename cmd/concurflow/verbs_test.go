@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,10 +53,20 @@ type result struct {
 // stored refresh token included, was printed.
 func (e *verbEnv) run(stdin string, args ...string) result {
 	e.t.Helper()
-	var out, errOut bytes.Buffer
+	var out bytes.Buffer
+	return e.runTo(&out, stdin, args...)
+}
+
+// runTo is run with standard output going to out.
+func (e *verbEnv) runTo(out interface {
+	io.Writer
+	String() string
+}, stdin string, args ...string) result {
+	e.t.Helper()
+	var errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code := run(ctx, append([]string{"concurflow"}, args...), streams{in: strings.NewReader(stdin), out: &out, errOut: &errOut})
+	code := run(ctx, append([]string{"concurflow"}, args...), streams{in: strings.NewReader(stdin), out: out, errOut: &errOut})
 	r := result{out: out.String(), err: errOut.String(), code: code}
 	for _, s := range append(e.secrets, e.refreshToken()) {
 		if s != "" && (strings.Contains(r.out, s) || strings.Contains(r.err, s)) {
@@ -368,6 +379,60 @@ func TestVerbErrors(t *testing.T) {
 	// A new exchange mends it.
 	e.exchange()
 	e.ok("", e.verb("erp list")...)
+}
+
+// hookWriter calls hook before its first write.
+type hookWriter struct {
+	bytes.Buffer
+	hook func()
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	if h.hook != nil {
+		h.hook()
+		h.hook = nil
+	}
+	return h.Buffer.Write(p)
+}
+
+func TestDataGetKeepsRecordsBeforeAFailedPage(t *testing.T) {
+	e := newVerbEnv(t, sandbox.WithPageSize(1024))
+	erpID, err := e.srv.RegisterERP(e.co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exchange()
+	var accounts []concur.Account
+	for i := range 120 {
+		accounts = append(accounts, concur.Account{ID: fmt.Sprintf("acc-%03d", i), Name: fmt.Sprintf("Account %d", i), Type: "ACCOUNTS_PAYABLE"})
+	}
+	if _, err := e.client().PatchAccounts(context.Background(), erpID, accounts, concur.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The first output (a full buffer, a few pages in) arms a server error
+	// for the next page.
+	out := &hookWriter{hook: func() {
+		if err := e.srv.InjectFault(sandbox.Fault{Endpoint: sandbox.EndpointAccounts, Method: http.MethodGet, Kind: sandbox.FaultServerError}); err != nil {
+			t.Error(err)
+		}
+	}}
+	r := e.runTo(out, "", e.verb("data get", "--erp-id", erpID, "accounts")...)
+	recs := lines(t, r.out)
+	if r.code != 1 || len(recs) == 0 || len(recs) >= 120 {
+		t.Fatalf("exit %d with %d records; stderr %s", r.code, len(recs), r.err)
+	}
+	want := fmt.Sprintf("(after %d records printed)", len(recs))
+	if !strings.Contains(r.err, "500") || !strings.Contains(r.err, want) {
+		t.Fatalf("stderr %q, want a 500 and %q", r.err, want)
+	}
+	for i, rec := range recs {
+		if rec["id"] != fmt.Sprintf("acc-%03d", i) {
+			t.Fatalf("record %d is %v", i, rec)
+		}
+	}
 }
 
 func TestAuthStatusExpiry(t *testing.T) {
