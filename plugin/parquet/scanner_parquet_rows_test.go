@@ -13,7 +13,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -307,55 +306,6 @@ func TestUnknownColumnFailsFile(t *testing.T) {
 	}
 	if !strings.Contains(logs, `columns [\"nope\"] are not top-level fields`) && !strings.Contains(logs, `columns ["nope"] are not top-level fields`) {
 		t.Errorf("logs lack the column error:\n%s", logs)
-	}
-}
-
-// TestNonSeekableStreamIsSpooled reads a file through a FIFO: the file
-// input hands the scanner an *os.File that cannot seek, as with stdin.
-func TestNonSeekableStreamIsSpooled(t *testing.T) {
-	dir := t.TempDir()
-	src := filepath.Join(dir, "pg.parquet")
-	writePG(t, src, pgo.Compression(&pgo.Snappy))
-	data, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fifo := filepath.Join(dir, "fifo.parquet")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no FIFOs here: %v", err)
-	}
-	spoolDir := filepath.Join(dir, "spool")
-	if err := os.Mkdir(spoolDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer w.Close()
-		if _, err := w.Write(data); err != nil {
-			t.Error(err)
-		}
-	}()
-	rows, logs := runStream(t, fileInput(fmt.Sprintf("{ spool_dir: %q }", spoolDir), fifo))
-	wg.Wait()
-	if len(rows) != len(pgWant) {
-		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(pgWant), logs)
-	}
-	for i, r := range rows {
-		assertJSON(t, fmt.Sprintf("row %d", i), r.body, pgWant[i])
-	}
-	left, err := os.ReadDir(spoolDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(left) != 0 {
-		t.Errorf("spool files left behind: %v", left)
 	}
 }
 
