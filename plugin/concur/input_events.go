@@ -619,6 +619,8 @@ func (in *eventsInput) emit(ctx context.Context, timer *time.Timer, claim *event
 		return eventsOutcomeTimedOut, http.StatusServiceUnavailable, "timed out"
 	case <-in.shutdown:
 		return eventsOutcomeRejected, http.StatusServiceUnavailable, "shutting down"
+	case <-ctx.Done():
+		return eventsOutcomeRejected, http.StatusServiceUnavailable, "client went away"
 	}
 }
 
