@@ -24,7 +24,7 @@ import (
 // verbEnv is a sandbox company and a token store, with the CLI run
 // in-process against them.
 type verbEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *sandbox.Server
 	co    sandbox.Company
 	store string
@@ -32,7 +32,7 @@ type verbEnv struct {
 	secrets []string
 }
 
-func newVerbEnv(t *testing.T, opts ...sandbox.Option) *verbEnv {
+func newVerbEnv(t testing.TB, opts ...sandbox.Option) *verbEnv {
 	t.Helper()
 	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false)}, opts...)...)
 	co, err := srv.SeedCompany()
@@ -157,7 +157,7 @@ func (e *verbEnv) client() *concur.Client {
 }
 
 // lines decodes JSON lines into maps.
-func lines(t *testing.T, out string) []map[string]any {
+func lines(t testing.TB, out string) []map[string]any {
 	t.Helper()
 	var recs []map[string]any
 	for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
