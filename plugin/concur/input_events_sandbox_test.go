@@ -15,36 +15,24 @@ import (
 // to a stream: a first delivery the output fails is answered 503 and
 // redelivered, and every event reaches the output exactly once.
 func TestEventsFromSandbox(t *testing.T) {
-	srv := sandbox.New(t, sandbox.WithDeliveryBackoff(func(int) time.Duration { return 10 * time.Millisecond }))
-	co, err := srv.SeedCompany()
-	if err != nil {
-		t.Fatal(err)
-	}
-	erpID, err := srv.RegisterERP(co.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, coID, erpID := eventsSandbox(t, sandbox.WithDeliveryBackoff(func(int) time.Duration { return 10 * time.Millisecond }))
 	h := eventsStart(t, eventsOpts{keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
-	srv.Subscribe(co.ID, h.url)
+	srv.Subscribe(coID, h.url)
 	h.failNextCalls(1)
 
-	if err := srv.MapList(co.ID, erpID, sandbox.ListMapping{ERPListID: "erpList1", ConcurListID: "concurList1"}); err != nil {
+	if err := srv.MapList(coID, erpID, sandbox.ListMapping{ERPListID: "erpList1", ConcurListID: "concurList1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.RequestReset(co.ID, erpID, sandbox.ObjectAccount, sandbox.ObjectVendor); err != nil {
+	if err := srv.RequestReset(coID, erpID, sandbox.ObjectAccount, sandbox.ObjectVendor); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	eventsSandboxIdle(t, srv)
 
 	var types []string
 	for _, g := range h.received() {
 		types = append(types, g.meta[eventsMetaType])
-		if g.meta[eventsMetaCompanyID] != co.ID || g.meta[eventsMetaErpID] != erpID || g.meta[eventsMetaCorrelationID] == "" {
-			t.Errorf("metadata %v does not name company %s, ERP %s and a correlation id", g.meta, co.ID, erpID)
+		if g.meta[eventsMetaCompanyID] != coID || g.meta[eventsMetaErpID] != erpID || g.meta[eventsMetaCorrelationID] == "" {
+			t.Errorf("metadata %v does not name company %s, ERP %s and a correlation id", g.meta, coID, erpID)
 		}
 		if g.meta[eventsMetaType] == ess.EventDataResetRequested {
 			ev, err := ess.Parse(g.body)
@@ -86,31 +74,44 @@ func TestEventsFromSandbox(t *testing.T) {
 // webhook.api.concursolutions.com over mutual TLS, as ESS does.
 func TestEventsFromSandboxOverMutualTLS(t *testing.T) {
 	m := newEventsMTLS(t)
-	srv := sandbox.New(t, sandbox.WithDeliveryClient(m.client(m.clientCA.issue(t, eventsWebhookCN, false))))
-	co, err := srv.SeedCompany()
-	if err != nil {
-		t.Fatal(err)
-	}
-	erpID, err := srv.RegisterERP(co.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, coID, erpID := eventsSandbox(t, sandbox.WithDeliveryClient(m.client(m.clientCA.issue(t, eventsWebhookCN, false))))
 	h := eventsStart(t, eventsOpts{scheme: "https", client: m.client(), extraYAML: m.yaml,
 		keyFile: eventsWriteFile(t, "sandbox.pem", srv.PublicKeyPEM())})
 	srv.Subscribe("", h.url)
-	if err := srv.RequestReset(co.ID, erpID, sandbox.ObjectList); err != nil {
+	if err := srv.RequestReset(coID, erpID, sandbox.ObjectList); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
-	}
+	eventsSandboxIdle(t, srv)
 	got := h.received()
-	if len(got) != 1 || got[0].meta[eventsMetaType] != ess.EventDataResetRequested || got[0].meta[eventsMetaCompanyID] != co.ID {
+	if len(got) != 1 || got[0].meta[eventsMetaType] != ess.EventDataResetRequested || got[0].meta[eventsMetaCompanyID] != coID {
 		t.Fatalf("received %+v", got)
 	}
 	if d := srv.Deliveries(); len(d) != 1 || d[0].StatusCode != http.StatusOK {
 		t.Errorf("deliveries %+v", d)
+	}
+}
+
+// eventsSandbox starts a sandbox with one company and one registered ERP.
+func eventsSandbox(t *testing.T, opts ...sandbox.Option) (srv *sandbox.Server, companyID, erpID string) {
+	t.Helper()
+	srv = sandbox.New(t, opts...)
+	co, err := srv.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if erpID, err = srv.RegisterERP(co.ID); err != nil {
+		t.Fatal(err)
+	}
+	return srv, co.ID, erpID
+}
+
+// eventsSandboxIdle waits until the sandbox has processed and delivered
+// everything.
+func eventsSandboxIdle(t *testing.T, srv *sandbox.Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
