@@ -47,12 +47,7 @@ func TestNonSeekableStreamIsSpooled(t *testing.T) {
 	}()
 	rows, logs := runStream(t, fileInput(fmt.Sprintf("{ spool_dir: %q }", spoolDir), fifo))
 	wg.Wait()
-	if len(rows) != len(pgWant) {
-		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(pgWant), logs)
-	}
-	for i, r := range rows {
-		assertJSON(t, fmt.Sprintf("row %d", i), r.body, pgWant[i])
-	}
+	assertRows(t, rows, pgWant, logs)
 	left, err := os.ReadDir(spoolDir)
 	if err != nil {
 		t.Fatal(err)

@@ -138,17 +138,25 @@ func assertJSON(t *testing.T, label, got, want string) {
 	}
 }
 
+// assertRows checks that exactly the wanted rows arrived, in order.
+func assertRows(t *testing.T, rows []row, want []string, logs string) {
+	t.Helper()
+	if len(rows) != len(want) {
+		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(want), logs)
+	}
+	for i, r := range rows {
+		assertJSON(t, fmt.Sprintf("row %d", i), r.body, want[i])
+	}
+}
+
 func TestXitongsysFixtureAllTypes(t *testing.T) {
 	for _, codec := range []xpq.CompressionCodec{xpq.CompressionCodec_SNAPPY, xpq.CompressionCodec_GZIP, xpq.CompressionCodec_ZSTD, xpq.CompressionCodec_UNCOMPRESSED} {
 		t.Run(codec.String(), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "xs.parquet")
 			writeXS(t, path, codec)
 			rows, logs := runStream(t, fileInput("{ batch_count: 2 }", path))
-			if len(rows) != len(xsWant) {
-				t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(xsWant), logs)
-			}
+			assertRows(t, rows, xsWant, logs)
 			for i, r := range rows {
-				assertJSON(t, fmt.Sprintf("row %d", i), r.body, xsWant[i])
 				// One row group per row.
 				if r.rowGroup != i || r.row != i || r.path != path {
 					t.Errorf("row %d: metadata row_group=%d row=%d path=%q", i, r.rowGroup, r.row, r.path)
@@ -169,11 +177,8 @@ func TestParquetGoFixtureAllTypes(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "pg.parquet")
 			writePG(t, path, codec)
 			rows, logs := runStream(t, fileInput("{}", path))
-			if len(rows) != len(pgWant) {
-				t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(pgWant), logs)
-			}
+			assertRows(t, rows, pgWant, logs)
 			for i, r := range rows {
-				assertJSON(t, fmt.Sprintf("row %d", i), r.body, pgWant[i])
 				if wantRG := i / 2; r.rowGroup != wantRG || r.row != i {
 					t.Errorf("row %d: metadata row_group=%d row=%d, want %d %d", i, r.rowGroup, r.row, wantRG, i)
 				}
@@ -186,12 +191,7 @@ func TestLegacyListAndMapEncodings(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "legacy.parquet")
 	writeLegacy(t, path)
 	rows, logs := runStream(t, fileInput("{}", path))
-	if len(rows) != len(legacyWant) {
-		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(legacyWant), logs)
-	}
-	for i, r := range rows {
-		assertJSON(t, fmt.Sprintf("row %d", i), r.body, legacyWant[i])
-	}
+	assertRows(t, rows, legacyWant, logs)
 }
 
 func TestColumnsAndDecimalAsNumber(t *testing.T) {
@@ -203,12 +203,7 @@ func TestColumnsAndDecimalAsNumber(t *testing.T) {
 		`{"id":0,"dec32":0.00,"dec_fixed":0.000,"classes":[]}`,
 		`{"id":42,"dec32":9999999.99,"dec_fixed":0.007,"classes":[{"name":"x","score":-1}]}`,
 	}
-	if len(rows) != len(want) {
-		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(want), logs)
-	}
-	for i, r := range rows {
-		assertJSON(t, fmt.Sprintf("row %d", i), r.body, want[i])
-	}
+	assertRows(t, rows, want, logs)
 }
 
 func TestTruncatedFileFailsAndNextFileIsRead(t *testing.T) {
@@ -343,12 +338,7 @@ file:
         parquet_rows:
           spool_dir: %q
 `, path, spoolDir))
-	if len(rows) != len(xsWant) {
-		t.Fatalf("got %d rows, want %d; logs:\n%s", len(rows), len(xsWant), logs)
-	}
-	for i, r := range rows {
-		assertJSON(t, fmt.Sprintf("row %d", i), r.body, xsWant[i])
-	}
+	assertRows(t, rows, xsWant, logs)
 	if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
 		t.Errorf("spool files left behind: %v", left)
 	}
