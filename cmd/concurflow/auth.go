@@ -84,7 +84,9 @@ func runAuthExchange(ctx context.Context, c *cli.Context, s streams) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := newTokenSource(c, companyID, freshStore{store}, requestToken)
+	hc := httpClient(c)
+	defer hc.CloseIdleConnections()
+	tokens, err := newTokenSource(c, hc, companyID, freshStore{store}, requestToken)
 	if err != nil {
 		return err
 	}

@@ -136,7 +136,7 @@ func openStore(c *cli.Context) (*concur.DirStore, string, error) {
 // store. requestToken is used by `auth exchange` only: the other verbs work
 // from the stored refresh token, so that a revoked or expired one is
 // reported rather than silently replaced.
-func newTokenSource(c *cli.Context, companyID string, store concur.TokenStore, requestToken string) (*concur.TokenSource, error) {
+func newTokenSource(c *cli.Context, hc *http.Client, companyID string, store concur.TokenStore, requestToken string) (*concur.TokenSource, error) {
 	clientID, err := required(c, flagClientID, envClientID)
 	if err != nil {
 		return nil, err
@@ -152,25 +152,31 @@ func newTokenSource(c *cli.Context, companyID string, store concur.TokenStore, r
 		RequestToken: requestToken,
 		AuthURL:      c.String(flagURL),
 		Store:        store,
-		HTTPClient:   &http.Client{Timeout: c.Duration(flagTimeout)},
+		HTTPClient:   hc,
 	})
 }
 
-// newClient builds the API client of the company named by the flags, using
-// the refresh token in the token store.
-func newClient(c *cli.Context) (*concur.Client, error) {
+// httpClient returns an HTTP client with the --timeout and a connection
+// pool of its own, which the verb closes when it is done.
+func httpClient(c *cli.Context) *http.Client {
+	return &http.Client{Timeout: c.Duration(flagTimeout), Transport: http.DefaultTransport.(*http.Transport).Clone()}
+}
+
+// newClient builds the API client of the company named by the flags over
+// hc, using the refresh token in the token store.
+func newClient(c *cli.Context, hc *http.Client) (*concur.Client, error) {
 	store, companyID, err := openStore(c)
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := newTokenSource(c, companyID, store, "")
+	tokens, err := newTokenSource(c, hc, companyID, store, "")
 	if err != nil {
 		return nil, err
 	}
 	return concur.NewClient(concur.ClientConfig{
 		CompanyID:   companyID,
 		TokenSource: tokens,
-		HTTPClient:  &http.Client{Timeout: c.Duration(flagTimeout)},
+		HTTPClient:  hc,
 		BaseURL:     c.String(flagURL),
 	})
 }

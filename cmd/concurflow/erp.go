@@ -148,9 +148,11 @@ func fileFlag() cli.Flag {
 }
 
 // withClient builds the client of the flags and runs fn with it, adding
-// advice to authentication failures.
+// advice to authentication failures; its connections are closed after.
 func withClient(c *cli.Context, fn func(*concur.Client) error) error {
-	cl, err := newClient(c)
+	hc := httpClient(c)
+	defer hc.CloseIdleConnections()
+	cl, err := newClient(c, hc)
 	if err != nil {
 		return err
 	}

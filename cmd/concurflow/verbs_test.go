@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -455,6 +456,28 @@ func TestAuthStatusExpiry(t *testing.T) {
 	offset.Store(0)
 	e.fails(1, []string{"expired at", "auth exchange"}, status...)
 	e.fails(1, []string{"bad or expired refresh token", "auth exchange"}, e.verb("erp list")...)
+}
+
+func TestVerbsLeaveNoGoroutines(t *testing.T) {
+	e := newVerbEnv(t)
+	if _, err := e.srv.RegisterERP(e.co.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The first signal.Notify starts the runtime's signal loop for good.
+	e.run("", append([]string{"auth", "status"}, e.storeArgs()...)...)
+	before := runtime.NumGoroutine()
+	e.exchange()
+	e.ok("", e.verb("erp list")...)
+	// The sandbox is still serving: only the CLI closing its connections
+	// ends the goroutines of both ends.
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after the verbs, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
 }
 
 func TestVerbHelpShowsNoSecrets(t *testing.T) {
