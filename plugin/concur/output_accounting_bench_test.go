@@ -21,6 +21,24 @@ func acctAccount150(i int) []byte {
 	return fmt.Appendf(nil, `{"id":"ACC-%09d","name":"Operating expenses account number %09d","number":"6%09d","type":"EXPENSE","description":"bench"}`, i, i, i)
 }
 
+// staticOutput is an output section writing accounts to company 0 of the
+// env, with the company, ERP and credentials written out, plus extra fields.
+func (e *acctEnv) staticOutput(extra string) string {
+	co := e.cos[0]
+	return fmt.Sprintf(`output:
+  concur_accounting:
+    company_id: %s
+    erp_id: %s
+    object: accounts
+    %s
+    auth:
+      url: %s
+      token_store: %s
+      client_id: %s
+      client_secret: %s
+      request_token: %s`, co.ID, e.erps[0], extra, e.sb.URL(), e.store, co.ClientID, co.ClientSecret, co.RequestToken)
+}
+
 // BenchmarkAccountingQuota measures how much of the documented write quota
 // (one PATCH per second of at most 4 MB, so 4,000,000 bytes/s) the output
 // uses with an unbounded backlog of ~150-byte accounts, against the sandbox
@@ -46,20 +64,10 @@ input:
     mapping: |
       let i = counter()
       root = {"id": "ACC-%%09d".format($i), "name": "Operating expenses account number %%09d".format($i), "number": "6%%09d".format($i), "type": "EXPENSE", "description": "bench"}
-output:
-  concur_accounting:
-    company_id: %s
-    erp_id: %s
-    object: accounts
-    auth:
-      url: %s
-      token_store: %s
-      client_id: %s
-      client_secret: %s
-      request_token: %s
+%s
 logger:
   level: %s
-`, co.ID, erp, e.sb.URL(), e.store, co.ClientID, co.ClientSecret, co.RequestToken, acctLogLevel())
+`, e.staticOutput(""), acctLogLevel())
 		if err := builder.SetYAML(yaml); err != nil {
 			b.Fatal(err)
 		}
@@ -150,21 +158,10 @@ input:
     scanner:
       lines:
         max_buffer_size: 1000000
-output:
-  concur_accounting:
-    company_id: %s
-    erp_id: %s
-    object: accounts
-    rate_limit: 1000000
-    auth:
-      url: %s
-      token_store: %s
-      client_id: %s
-      client_secret: %s
-      request_token: %s
+%s
 logger:
   level: error
-`, path, co.ID, erp, sbx.URL(), e.store, co.ClientID, co.ClientSecret, co.RequestToken)
+`, path, e.staticOutput("rate_limit: 1000000"))
 	if err := builder.SetYAML(yaml); err != nil {
 		b.Fatal(err)
 	}
