@@ -1,3 +1,16 @@
+// Package concur holds the Benthos components for SAP Concur: the
+// concur_accounting output (ERP master data into the Accounting Integration
+// v4 API), the concur_events input (ESS webhooks) and the processors built on
+// the concur client package. Importing it registers them all.
+//
+// Every component authenticates with the same auth field group (this file):
+// company-level OAuth2 as the Company Level Authentication page describes it.
+// Clients are created per company on first use, since company ids are
+// interpolated per message; refresh tokens are kept in a directory store and
+// every rotated one is saved before it is used, access tokens only in
+// memory. Where the docs are silent: one application normally serves every
+// company, but credentials can be set per company (auth.companies) for
+// setups with one application per company or region.
 package concur
 
 import (
