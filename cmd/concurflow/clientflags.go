@@ -226,6 +226,34 @@ func erpID(c *cli.Context) (string, error) {
 	return required(c, flagERPID, envERPID)
 }
 
+// withClient builds the client of the flags and runs fn with it, adding
+// advice to authentication failures; its connections are closed after.
+func withClient(c *cli.Context, fn func(*concur.Client) error) error {
+	hc := httpClient(c)
+	defer hc.CloseIdleConnections()
+	cl, err := newClient(c, hc)
+	if err != nil {
+		return err
+	}
+	return explain(fn(cl))
+}
+
+// withERPAndArg reads the one argument (described by what) and the ERP id
+// flag, and runs fn with the client, the ERP id and the argument.
+func withERPAndArg(c *cli.Context, what string, fn func(cl *concur.Client, erpID, arg string) error) error {
+	a, err := args(c, 1, 1, what)
+	if err != nil {
+		return err
+	}
+	id, err := required(c, flagERPID, envERPID)
+	if err != nil {
+		return err
+	}
+	return withClient(c, func(cl *concur.Client) error {
+		return fn(cl, id, a[0])
+	})
+}
+
 // readInput reads a file, or standard input when path is "-".
 func readInput(in io.Reader, path string) ([]byte, error) {
 	if path == "-" {

@@ -37,20 +37,13 @@ page fails; the error then goes to standard error with a non-zero exit.
 Tax data is printed one country a record.`,
 				Flags: append(clientFlags(), erpFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					a, err := args(c, 1, 1, "exactly one argument (accounts, vendors, lists or tax-data)")
-					if err != nil {
-						return err
-					}
-					obj, err := dataObject(a[0])
-					if err != nil {
-						return err
-					}
-					id, err := required(c, flagERPID, envERPID)
-					if err != nil {
-						return err
-					}
-					return withClient(c, func(cl *concur.Client) error {
-						n, err := writeLines(s.out, cl.RawRecords(ctx, id, obj))
+					what := "exactly one argument (accounts, vendors, lists or tax-data)"
+					return withERPAndArg(c, what, func(cl *concur.Client, erpID, name string) error {
+						obj, err := dataObject(name)
+						if err != nil {
+							return err
+						}
+						n, err := writeLines(s.out, cl.RawRecords(ctx, erpID, obj))
 						if err != nil {
 							return fmt.Errorf("%w (after %d records printed)", err, n)
 						}

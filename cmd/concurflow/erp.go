@@ -45,11 +45,7 @@ one registration per company per minute.`,
 						return err
 					}
 					return withClient(c, func(cl *concur.Client) error {
-						out, err := cl.RegisterERP(ctx, pkg)
-						if err != nil {
-							return err
-						}
-						return printJSON(s.out, out)
+						return s.printERP(cl.RegisterERP(ctx, pkg))
 					})
 				}),
 			},
@@ -59,6 +55,9 @@ one registration per company per minute.`,
 				ArgsUsage: " ",
 				Flags:     clientFlags(),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
+					if _, err := args(c, 0, 0, "no arguments"); err != nil {
+						return err
+					}
 					return withClient(c, func(cl *concur.Client) error {
 						erps, err := cl.ListERPs(ctx)
 						if err != nil {
@@ -81,11 +80,7 @@ one registration per company per minute.`,
 						return err
 					}
 					return withClient(c, func(cl *concur.Client) error {
-						out, err := cl.GetERP(ctx, id)
-						if err != nil {
-							return err
-						}
-						return printJSON(s.out, out)
+						return s.printERP(cl.GetERP(ctx, id))
 					})
 				}),
 			},
@@ -108,11 +103,7 @@ $ERP_ID.`,
 						return err
 					}
 					return withClient(c, func(cl *concur.Client) error {
-						out, err := cl.UpdateERP(ctx, id, pkg)
-						if err != nil {
-							return err
-						}
-						return printJSON(s.out, out)
+						return s.printERP(cl.UpdateERP(ctx, id, pkg))
 					})
 				}),
 			},
@@ -147,16 +138,13 @@ func fileFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagFile, Aliases: []string{"f"}, Required: true, Usage: "ErpPackage JSON file, or - for standard input"}
 }
 
-// withClient builds the client of the flags and runs fn with it, adding
-// advice to authentication failures; its connections are closed after.
-func withClient(c *cli.Context, fn func(*concur.Client) error) error {
-	hc := httpClient(c)
-	defer hc.CloseIdleConnections()
-	cl, err := newClient(c, hc)
+// printERP prints the ERP package an API call returned, or returns its
+// error.
+func (s streams) printERP(pkg *concur.ErpPackage, err error) error {
 	if err != nil {
 		return err
 	}
-	return explain(fn(cl))
+	return printJSON(s.out, pkg)
 }
 
 // readERPPackage reads the ErpPackage of --file strictly: one JSON object

@@ -354,6 +354,7 @@ func TestVerbErrors(t *testing.T) {
 	e.fails(1, []string{"404", "correlation id"}, e.verb("data get", "--erp-id", "6a1c5e5e-0000-4000-8000-000000000000", "accounts")...)
 	e.fails(1, []string{"404"}, e.verb("request status", "--erp-id", erpID, "6a1c5e5e-0000-4000-8000-000000000001")...)
 	e.fails(1, []string{"unknown object \"bogus\""}, e.verb("data get", "--erp-id", erpID, "bogus")...)
+	e.fails(1, []string{"want no arguments, got 1"}, e.verb("erp list", "extra")...)
 	e.fails(1, []string{"--erp-id is required", "$CONCUR_ERP_ID"}, e.verb("data get", "accounts")...)
 	e.fails(1, []string{"flag --erp-id comes after the argument \"accounts\""}, append(e.verb("data get", "accounts"), "--erp-id", erpID)...)
 
