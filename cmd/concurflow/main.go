@@ -1,6 +1,17 @@
 // Command concurflow is Benthos with every concurflow component registered,
 // plus verbs for working with SAP Concur's Accounting Integration v4 API and
 // its sandbox emulator.
+//
+// The auth, erp, request and data verbs (see docs/cli.md) call Concur
+// through the concur package with flags that also come from CONCUR_*
+// environment variables or the unprefixed names the sandbox verb prints.
+// Choices where the reference pages are silent: only `auth exchange` uses
+// a request token, every other verb works from the stored refresh token
+// so that a revoked or expired one is reported, not silently replaced;
+// `erp unregister` takes the ERP id only as an argument; ERP package files
+// with unknown members are refused before anything is sent; exit codes
+// are 0 and 1, plus 2 from `auth status --warn-days` for a refresh token
+// about to expire. No verb prints a secret or a token.
 package main
 
 import (
