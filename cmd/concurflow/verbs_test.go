@@ -35,6 +35,12 @@ type verbEnv struct {
 
 func newVerbEnv(t testing.TB, opts ...sandbox.Option) *verbEnv {
 	t.Helper()
+	// Flags the tests leave out must not come from the environment.
+	for _, names := range [][]string{envCompanyID, envClientID, envClientSecret, envURL, envTokenStore, envERPID, envRequestToken} {
+		for _, name := range names {
+			t.Setenv(name, "")
+		}
+	}
 	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false)}, opts...)...)
 	co, err := srv.SeedCompany()
 	if err != nil {
@@ -343,7 +349,6 @@ func TestVerbErrors(t *testing.T) {
 	}
 
 	// Missing and malformed request tokens.
-	t.Setenv("REQUEST_TOKEN", "")
 	e.fails(1, []string{"request token is required"}, e.verb("auth exchange")...)
 	e.fails(1, []string{"request token is wrong, expired"}, e.verb("auth exchange", "--request-token", "6a1c5e5e-0000-4000-8000-000000000000")...)
 	e.fails(1, []string{"reading request token", "no-such-file"}, e.verb("auth exchange", "--request-token-file", filepath.Join(t.TempDir(), "no-such-file"))...)
