@@ -35,10 +35,14 @@ type verbEnv struct {
 
 func newVerbEnv(t testing.TB, opts ...sandbox.Option) *verbEnv {
 	t.Helper()
-	// Flags the tests leave out must not come from the environment.
+	// Flags the tests leave out must not come from the environment. Unset,
+	// not empty: an empty variable hides the ones after it.
 	for _, names := range [][]string{envCompanyID, envClientID, envClientSecret, envURL, envTokenStore, envERPID, envRequestToken} {
 		for _, name := range names {
-			t.Setenv(name, "")
+			t.Setenv(name, "") // restored after the test
+			if err := os.Unsetenv(name); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false)}, opts...)...)
