@@ -403,3 +403,87 @@ func TestRequestErrorsDLQ(t *testing.T) {
 		t.Errorf("dead-letter files %v, want only the vendors'", matches)
 	}
 }
+
+// TestFullResync: the sandbox holds stale accounts and lists; an
+// administrator's reset request reaches full_resync.yaml, which replays the
+// snapshot of each requested type in its own process, and the sandbox ends
+// holding exactly the snapshot.
+func TestFullResync(t *testing.T) {
+	f := newFixture(t)
+	staleDir := t.TempDir()
+	staleAccounts := filepath.Join(staleDir, "accounts.ndjson")
+	staleLists := filepath.Join(staleDir, "lists.ndjson")
+	if err := os.WriteFile(staleAccounts, []byte(`{"id":"100000","name":"Renamed in Concur only","type":"BANK"}
+{"id":"STALE1","name":"Closed account","type":"EXPENSE"}
+{"id":"STALE2","name":"Another closed account","type":"INCOME"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staleLists, []byte(`{"id":"OLD_LIST","name":"Retired list"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, f, "accounts", staleAccounts)
+	sendRaw(t, f, "lists", staleLists)
+	copyFile(t, filepath.Join(erpDir, "accounts.ndjson"), filepath.Join(f.env["SNAPSHOT_DIR"], "accounts.ndjson"))
+	copyFile(t, filepath.Join(erpDir, "lists.ndjson"), filepath.Join(f.env["SNAPSHOT_DIR"], "lists.ndjson"))
+	waitIdle(t, f.srv)
+	if got, _ := f.srv.Accounts(f.co.ID, f.erpID); len(got) != 3 {
+		t.Fatalf("stale state: %d accounts, want 3", len(got))
+	}
+
+	// Subscribe only now: nothing listened for the stale writes' events.
+	addr := f.listenEvents(t)
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay, err := filepath.Abs("full_resync_replay.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env["CONCURFLOW_BIN"] = bin
+	f.env["RESYNC_CONFIG"] = replay
+	f.env["EVENTS_TIMEOUT"] = "60s"
+	// The replay process reads the real environment.
+	for k, v := range f.env {
+		t.Setenv(k, v)
+	}
+	t.Setenv(cliEnv, "1")
+
+	stop := runInBackground(t, "full_resync.yaml", f.env, addr)
+	if err := f.srv.RequestReset(f.co.ID, f.erpID, sandbox.ObjectAccount, sandbox.ObjectList); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, f.srv)
+	stop()
+
+	accounts, err := f.srv.Accounts(f.co.ID, f.erpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, "accounts", accounts, readNDJSON(t, filepath.Join(erpDir, "accounts.ndjson")), "id")
+	lists, err := f.srv.Lists(f.co.ID, f.erpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRecords(t, "lists", lists, readNDJSON(t, filepath.Join(erpDir, "lists.ndjson")), "id")
+
+	runs := readNDJSON(t, f.env["RESYNC_LOG"])
+	objects := sortedStrings(runs, func(m map[string]any) string { return fmt.Sprint(m["object"]) })
+	if !slices.Equal(objects, []string{"accounts", "lists"}) {
+		t.Errorf("replays logged %v, want accounts and lists", runs)
+	}
+	reqs, err := f.srv.Requests(f.co.ID, f.erpID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteAll := map[sandbox.Object]int{}
+	for _, r := range reqs {
+		if r.DeleteAll {
+			deleteAll[r.Object]++
+		}
+	}
+	if deleteAll[sandbox.ObjectAccount] != 1 || deleteAll[sandbox.ObjectList] != 1 {
+		t.Errorf("deleteAll requests by object %v, want one for accounts and one for lists", deleteAll)
+	}
+}
