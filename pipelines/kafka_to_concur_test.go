@@ -1,0 +1,238 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
+
+	_ "github.com/concurflow/concurflow/plugin"
+	"github.com/concurflow/concurflow/sandbox"
+	"github.com/concurflow/concurflow/test/harness"
+)
+
+// badRecord is a record the pipeline must put in the DLQ, with a fragment
+// of the reason it must give.
+type badRecord struct {
+	rec    *kgo.Record
+	reason string
+}
+
+// TestKafkaToConcur runs pipelines/kafka_to_concur.yaml as committed against
+// an in-process sandbox and kfake broker: changes of three companies end up
+// as the last value per id, deletes applied, every bad record in the DLQ with
+// its reason, and the group's offsets committed to the end.
+func TestKafkaToConcur(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	sb := sandbox.New(t)
+	var cos []harness.Company
+	for range 3 {
+		co, err := sb.SeedCompany()
+		if err != nil {
+			t.Fatal(err)
+		}
+		erp, err := sb.RegisterERP(co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cos = append(cos, harness.Company{ID: co.ID, ERPID: erp, ClientID: co.ClientID, ClientSecret: co.ClientSecret, RequestToken: co.RequestToken})
+	}
+	const topic = "erp.changes"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+
+	changes := harness.Generate(7, cos, 1500)
+	co := cos[0]
+	hdr := func(obj string) []kgo.RecordHeader {
+		return []kgo.RecordHeader{{Key: "object", Value: []byte(obj)}, {Key: "erp_id", Value: []byte(co.ERPID)}}
+	}
+	bad := []badRecord{
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`not json`), Headers: hdr("accounts")}, "invalid character"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`[{"id":"A1"}]`), Headers: hdr("accounts")}, "not a JSON object but array"},
+		{&kgo.Record{Value: []byte(`{"id":"A2","name":"n","type":"BANK"}`), Headers: hdr("accounts")}, "no company id"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"A3","name":"n"}`), Headers: hdr("invoices")}, "object"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"name":"no id","type":"BANK"}`), Headers: hdr("accounts")}, "id"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":42,"name":"numeric id"}`), Headers: hdr("lists")}, "id"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADTYPE1","name":5,"type":"BANK"}`), Headers: hdr("accounts")}, "name"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADENUM1","name":"n","type":"NOT_A_TYPE"}`), Headers: hdr("accounts")}, "type"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BIG1","name":"` + strings.Repeat("x", 210_000) + `","type":"BANK"}`), Headers: hdr("accounts")}, "200"},
+	}
+	extra := make([]*kgo.Record, len(bad))
+	for i, b := range bad {
+		extra[i] = b.rec
+	}
+	// The bad records go between the first and the second half of the
+	// changes, so good records flow on after them.
+	half := len(changes) / 2
+	if err := harness.Produce(ctx, brokers, topic, changes[:half], extra...); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.Produce(ctx, brokers, topic, changes[half:]); err != nil {
+		t.Fatal(err)
+	}
+
+	env := harness.PipelineEnv(sb.URL(), strings.Join(brokers, ","), filepath.Join(t.TempDir(), "tokens"), cos)
+	dlqPath := filepath.Join(t.TempDir(), "dlq.ndjson")
+	env["DLQ_PATH"] = dlqPath
+	var logs lockedBuffer
+	stop := runPipeline(t, env, &logs)
+
+	admin := harness.Admin{URL: sb.URL()}
+	want := harness.Expected(cos, changes)
+	waitFor(ctx, t, "final state", func() error {
+		if err := admin.CheckState(ctx, want); err != nil {
+			return err
+		}
+		lag, _, err := harness.GroupLag(ctx, brokers, "concurflow-erp-changes", topic)
+		if err == nil && lag != 0 {
+			err = errors.New("consumer group lag is not 0 yet")
+		}
+		return err
+	})
+	var dead []harness.DeadLetter
+	waitFor(ctx, t, "the DLQ", func() error {
+		var err error
+		dead, err = harness.ReadDLQ(dlqPath)
+		if err == nil && len(dead) < len(bad) {
+			err = fmt.Errorf("%d of %d dead letters", len(dead), len(bad))
+		}
+		return err
+	})
+	stop()
+	if dead, err = harness.ReadDLQ(dlqPath); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(dead) != len(bad) {
+		t.Fatalf("DLQ holds %d records, want %d; e.g.: %+v", len(dead), len(bad), dead[len(dead)-1])
+	}
+	for _, b := range bad {
+		var found *harness.DeadLetter
+		for i, d := range dead {
+			if d.Value == string(b.rec.Value) {
+				found = &dead[i]
+			}
+		}
+		if found == nil {
+			t.Errorf("bad record %.60q is not in the DLQ", b.rec.Value)
+			continue
+		}
+		if !strings.Contains(found.Error, b.reason) {
+			t.Errorf("DLQ reason of %.60q is %q, want it to mention %q", b.rec.Value, found.Error, b.reason)
+		}
+		if found.Key != string(b.rec.Key) || found.Object != header(b.rec, "object") || found.Topic != topic {
+			t.Errorf("DLQ record of %.60q lost its origin: %+v", b.rec.Value, *found)
+		}
+	}
+	st, err := admin.CheckAppliedOnce(ctx, cos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d changes + %d bad records: %d requests accepted carrying %d records, %d re-sent bodies answered 412", len(changes), len(bad), st.Accepted, st.Records, st.Resent412)
+	for _, co := range cos {
+		if strings.Contains(logs.String(), co.ClientSecret) || strings.Contains(logs.String(), co.RequestToken) {
+			t.Errorf("the pipeline's logs contain a secret of company %s", co.ID)
+		}
+	}
+}
+
+// runPipeline starts pipelines/kafka_to_concur.yaml with env as its
+// environment and logs into w, and returns a function stopping it.
+func runPipeline(t *testing.T, env map[string]string, w *lockedBuffer) (stop func()) {
+	t.Helper()
+	yaml, err := os.ReadFile("kafka_to_concur.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := service.NewStreamBuilder()
+	b.SetEnvVarLookupFunc(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err := b.SetYAML(string(yaml)); err != nil {
+		t.Fatal(err)
+	}
+	b.SetLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := stream.Stop(ctx); err != nil {
+				t.Errorf("stopping the pipeline: %v", err)
+			}
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("pipeline ended with %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls check until it returns nil, failing the test with its last
+// error when ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, check func() error) {
+	t.Helper()
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
