@@ -430,3 +430,27 @@ func TestEmptyFileYieldsNoRows(t *testing.T) {
 		t.Errorf("got %d rows; logs:\n%s", len(rows), logs)
 	}
 }
+
+// TestDeleteOnFinishKeepsFailedFile checks that a failed file's
+// acknowledgement carries the error: with delete_on_finish the good file is
+// removed once its rows are delivered, the bad one stays.
+func TestDeleteOnFinishKeepsFailedFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	writeXS(t, good, xpq.CompressionCodec_SNAPPY)
+	bad := truncate(t, good, -100, t.TempDir())
+	rows, logs := runStream(t, fmt.Sprintf(`
+file:
+  paths: [ %s, %s ]
+  delete_on_finish: true
+  scanner:
+    parquet_rows: {}
+`, bad, good))
+	assertRows(t, rows, xsWant, logs)
+	if _, err := os.Stat(good); !os.IsNotExist(err) {
+		t.Errorf("good file not deleted after delivery: %v", err)
+	}
+	if _, err := os.Stat(bad); err != nil {
+		t.Errorf("failed file was deleted: %v", err)
+	}
+}
