@@ -14,6 +14,8 @@ import (
 func (s *Server) adminRoutes(mux *http.ServeMux) {
 	const c = adminPrefix + "/companies/{companyId}"
 	const e = c + "/erps/{erpId}"
+	mux.HandleFunc("GET "+adminPrefix+"/apps", s.adminApps)
+	mux.HandleFunc("POST "+adminPrefix+"/apps", s.adminRegisterApp)
 	mux.HandleFunc("GET "+adminPrefix+"/companies", s.adminCompanies)
 	mux.HandleFunc("POST "+adminPrefix+"/companies", s.adminSeedCompany)
 	mux.HandleFunc("POST "+c+"/requestTokens", s.adminRequestToken)
@@ -77,15 +79,29 @@ func (s *Server) adminCompanies(w http.ResponseWriter, r *http.Request) {
 	}{s.Companies()})
 }
 
+func (s *Server) adminApps(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": s.Apps()})
+}
+
+func (s *Server) adminRegisterApp(w http.ResponseWriter, r *http.Request) {
+	var in App
+	if !s.adminBody(w, r, &in) {
+		return
+	}
+	a, err := s.RegisterApp(in.ClientID, in.ClientSecret)
+	s.adminResult(w, r, http.StatusCreated, a, err)
+}
+
 func (s *Server) adminSeedCompany(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Scopes  []string `json:"scopes"`
-		Edition string   `json:"companyEdition"`
+		Scopes   []string `json:"scopes"`
+		Edition  string   `json:"companyEdition"`
+		ClientID string   `json:"clientId"`
 	}
 	if !s.adminBody(w, r, &in) {
 		return
 	}
-	var opts []CompanyOption
+	opts := []CompanyOption{WithApp(in.ClientID)}
 	if in.Scopes != nil {
 		opts = append(opts, WithScopes(in.Scopes...))
 	}
@@ -96,8 +112,23 @@ func (s *Server) adminSeedCompany(w http.ResponseWriter, r *http.Request) {
 	s.adminResult(w, r, http.StatusCreated, c, err)
 }
 
+// adminRequestToken issues a request token for the app the company was
+// seeded with, or for the app of the body's clientId, connecting it.
 func (s *Server) adminRequestToken(w http.ResponseWriter, r *http.Request) {
-	tok, err := s.NewRequestToken(strings.ToLower(r.PathValue("companyId")))
+	var in struct {
+		ClientID string `json:"clientId"`
+	}
+	if !s.adminBody(w, r, &in) {
+		return
+	}
+	companyID := strings.ToLower(r.PathValue("companyId"))
+	var tok string
+	var err error
+	if in.ClientID == "" {
+		tok, err = s.NewRequestToken(companyID)
+	} else {
+		tok, err = s.ConnectApp(companyID, in.ClientID)
+	}
 	s.adminResult(w, r, http.StatusCreated, map[string]string{"requestToken": tok}, err)
 }
 

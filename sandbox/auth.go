@@ -20,14 +20,15 @@ const (
 	ScopeWrite = "spend.accountingintegration.write"
 )
 
-// Company is a seeded company and the credentials of the partner app
-// connected to it.
+// Company is a seeded company and the credentials of the partner app it
+// was connected to. Other companies connected to the same app share
+// ClientID and ClientSecret.
 type Company struct {
 	ID           string `json:"companyId"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
 	// RequestToken is the App Center auth token: valid 24 h, reusable within
-	// them.
+	// them, and only for this company and app.
 	RequestToken string    `json:"requestToken"`
 	RequestUntil time.Time `json:"requestTokenExpires"`
 	Scopes       []string  `json:"scopes"`
@@ -38,8 +39,9 @@ type Company struct {
 type CompanyOption func(*companySeed)
 
 type companySeed struct {
-	scopes  []string
-	edition string
+	scopes   []string
+	edition  string
+	clientID string
 }
 
 // WithScopes sets the scopes the company's tokens carry (default read and
@@ -54,8 +56,14 @@ func WithEdition(edition string) CompanyOption {
 	return func(c *companySeed) { c.edition = edition }
 }
 
-// SeedCompany creates a company with a connected partner app and a fresh
-// request token.
+// WithApp connects the company to the registered partner app with this
+// client id instead of the default app (see RegisterApp).
+func WithApp(clientID string) CompanyOption {
+	return func(c *companySeed) { c.clientID = clientID }
+}
+
+// SeedCompany creates a company connected to a partner app (DefaultApp
+// unless WithApp) with a fresh request token for that app.
 func (s *Server) SeedCompany(opts ...CompanyOption) (Company, error) {
 	seed := companySeed{scopes: []string{ScopeRead, ScopeWrite}, edition: "PROFESSIONAL"}
 	for _, o := range opts {
@@ -64,43 +72,44 @@ func (s *Server) SeedCompany(opts ...CompanyOption) (Company, error) {
 	if seed.edition != "STANDARD" && seed.edition != "PROFESSIONAL" {
 		return Company{}, fmt.Errorf("seeding company: edition %q is neither STANDARD nor PROFESSIONAL", seed.edition)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seed.clientID == "" {
+		seed.clientID = s.state.defaultApp
+	}
+	app, ok := s.state.apps[seed.clientID]
+	if !ok {
+		return Company{}, fmt.Errorf("seeding company: %w", errUnknownApp(seed.clientID))
+	}
 	c := &company{
 		id:            uuid.NewString(),
-		clientID:      uuid.NewString(),
-		clientSecret:  uuid.NewString(),
+		clientID:      app.ClientID,
 		scopes:        append([]string(nil), seed.scopes...),
 		edition:       seed.edition,
-		requestTokens: map[string]time.Time{},
+		requestTokens: map[string]requestToken{},
 		erps:          map[string]*erp{},
 	}
-	token := uuid.NewString()
-	until := s.now().Add(s.cfg.requestTokenTTL)
-	c.requestTokens[token] = until
-
-	s.mu.Lock()
+	token := s.issueRequestTokenLocked(c, app.ClientID)
 	s.state.companies[c.id] = c
 	s.state.companyOrder = append(s.state.companyOrder, c.id)
-	s.state.byClient[c.clientID] = c
-	s.mu.Unlock()
 	return Company{
-		ID: c.id, ClientID: c.clientID, ClientSecret: c.clientSecret,
-		RequestToken: token, RequestUntil: until,
+		ID: c.id, ClientID: app.ClientID, ClientSecret: app.ClientSecret,
+		RequestToken: token, RequestUntil: c.requestTokens[token].until,
 		Scopes: append([]string(nil), c.scopes...), Edition: c.edition,
 	}, nil
 }
 
-// NewRequestToken issues another 24-hour request token for the company, as
-// App Center does when an administrator connects the app again.
+// NewRequestToken issues another 24-hour request token for the company and
+// the app it was seeded with, as App Center does when an administrator
+// connects the app again. ConnectApp does the same for another app.
 func (s *Server) NewRequestToken(companyID string) (string, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, ok := s.state.companies[companyID]
+	s.mu.Unlock()
 	if !ok {
 		return "", fmt.Errorf("issuing request token: %w", errUnknownCompany(companyID))
 	}
-	token := uuid.NewString()
-	c.requestTokens[token] = s.now().Add(s.cfg.requestTokenTTL)
-	return token, nil
+	return s.ConnectApp(companyID, c.clientID)
 }
 
 // RevokeTokens invalidates every access and refresh token issued for the
@@ -204,16 +213,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.state.byClient[f.Get("client_id")]
+	app, ok := s.state.apps[f.Get("client_id")]
 	if !ok {
 		writeOAuthError(w, errClientNotFound)
 		return
 	}
-	if c.clientSecret != f.Get("client_secret") {
+	if app.ClientSecret != f.Get("client_secret") {
 		writeOAuthError(w, errClientCredentials)
 		return
 	}
 	now := s.now()
+	var companyID string
 	var scopes []string
 	var oldRefresh string
 	switch f.Get("grant_type") {
@@ -230,16 +240,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			writeOAuthError(w, errBadCredtype)
 			return
 		}
-		if !strings.EqualFold(f.Get("username"), c.id) {
+		c, ok := s.state.companies[strings.ToLower(f.Get("username"))]
+		if !ok || !slices.Contains(c.apps, app.ClientID) {
 			writeOAuthError(w, errCompanyNotEnabled)
 			return
 		}
-		until, ok := c.requestTokens[f.Get("password")]
-		if !ok || !now.Before(until) {
+		// A request token is good only for the company and app it was
+		// issued to.
+		rt, ok := c.requestTokens[f.Get("password")]
+		if !ok || rt.clientID != app.ClientID || !now.Before(rt.until) {
 			writeOAuthError(w, errIncorrectCredentials)
 			return
 		}
-		scopes = c.scopes
+		companyID, scopes = c.id, c.scopes
 	case "refresh_token":
 		rt := f.Get("refresh_token")
 		if rt == "" {
@@ -247,11 +260,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		t, ok := s.state.refresh[rt]
-		if !ok || !now.Before(t.expires) || t.clientID != c.clientID {
+		if !ok || !now.Before(t.expires) || t.clientID != app.ClientID {
 			writeOAuthError(w, errBadRefreshToken)
 			return
 		}
-		scopes = t.scopes
+		companyID, scopes = t.companyID, t.scopes
 		oldRefresh = rt
 	default:
 		writeOAuthError(w, errBadGrant)
@@ -268,11 +281,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	access := randomToken()
-	s.state.access[access] = &accessToken{companyID: c.id, clientID: c.clientID, scopes: scopes, expires: now.Add(s.cfg.tokenLifetime)}
+	s.state.access[access] = &accessToken{companyID: companyID, clientID: app.ClientID, scopes: scopes, expires: now.Add(s.cfg.tokenLifetime)}
 	refresh := oldRefresh
 	if refresh == "" || s.cfg.rotation != RefreshKeep {
 		refresh = randomToken()
-		s.state.refresh[refresh] = &refreshToken{companyID: c.id, clientID: c.clientID, scopes: scopes, expires: now.Add(s.cfg.refreshLifetime)}
+		s.state.refresh[refresh] = &refreshToken{companyID: companyID, clientID: app.ClientID, scopes: scopes, expires: now.Add(s.cfg.refreshLifetime)}
 		if oldRefresh != "" && s.cfg.rotation == RefreshRotateInvalidate {
 			delete(s.state.refresh, oldRefresh)
 		}
@@ -291,8 +304,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // authorize checks the bearer token of an API request against the company
 // in the path and the scope the method needs. It answers the request and
-// returns false when the check fails.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, companyID string) bool {
+// returns false when the check fails; otherwise it returns the client id of
+// the app the token was issued to.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, companyID string) (string, bool) {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
@@ -300,7 +314,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, companyID str
 	}
 	if !ok || token == "" {
 		s.writeError(w, r, http.StatusUnauthorized, codeUnauthorized, "Missing bearer token in the Authorization header")
-		return false
+		return "", false
 	}
 	s.mu.Lock()
 	t, found := s.state.access[token]
@@ -311,19 +325,19 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, companyID str
 	s.mu.Unlock()
 	if !found {
 		s.writeError(w, r, http.StatusUnauthorized, codeUnauthorized, "Invalid or revoked access token")
-		return false
+		return "", false
 	}
 	if !s.now().Before(tok.expires) {
 		s.writeError(w, r, http.StatusUnauthorized, codeUnauthorized, "Access token expired")
-		return false
+		return "", false
 	}
 	if _, err := uuid.Parse(companyID); err != nil {
 		s.writeError(w, r, http.StatusBadRequest, codeInvalidUUID, fmt.Sprintf("companyId %q is not a UUID", companyID))
-		return false
+		return "", false
 	}
 	if !strings.EqualFold(tok.companyID, companyID) {
 		s.writeError(w, r, http.StatusForbidden, codeForbidden, "The access token was not issued for company "+companyID)
-		return false
+		return "", false
 	}
 	need := ScopeRead
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -331,9 +345,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, companyID str
 	}
 	if !slices.Contains(tok.scopes, need) {
 		s.writeError(w, r, http.StatusForbidden, codeForbidden, "The access token lacks the scope "+need)
-		return false
+		return "", false
 	}
-	return true
+	return tok.clientID, true
 }
 
 func randomToken() string {

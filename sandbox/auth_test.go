@@ -32,7 +32,15 @@ func TestPasswordGrantAnswersAsCompanyAuthPage(t *testing.T) {
 
 func TestTokenErrorsCarryDocumentedCodes(t *testing.T) {
 	e := newEnv(t)
-	other, err := e.srv.SeedCompany()
+	sibling, err := e.srv.SeedCompany() // connected to the same app
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := e.srv.RegisterApp("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.srv.SeedCompany(sandbox.WithApp(app.ClientID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +68,8 @@ func TestTokenErrorsCarryDocumentedCodes(t *testing.T) {
 		{"no username", with("username", ""), 400, 51, "invalid_request"},
 		{"no password", with("password", ""), 400, 52, "invalid_request"},
 		{"wrong request token", with("password", "wrong"), 400, 5, "invalid_grant"},
-		{"other company", with("username", other.ID), 401, 53, "invalid_client"},
+		{"company not connected to the app", with("username", other.ID), 401, 53, "invalid_client"},
+		{"request token of another company", with("username", sibling.ID), 400, 5, "invalid_grant"},
 		{"credtype password", with("credtype", "password"), 400, 120, "invalid_request"},
 		{"unknown grant", with("grant_type", "client_credentials"), 400, 60, "invalid_grant"},
 		{"no refresh token", url.Values{"client_id": {e.co.ClientID}, "client_secret": {e.co.ClientSecret}, "grant_type": {"refresh_token"}}, 400, 106, "invalid_request"},

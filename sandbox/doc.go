@@ -4,7 +4,7 @@
 // pages. Use it like net/http/httptest:
 //
 //	srv := sandbox.New(t)                  // or sandbox.Start() outside tests
-//	co, _ := srv.SeedCompany()              // company id, client id/secret, request token
+//	co, _ := srv.SeedCompany()              // company id, the app's client id/secret, request token
 //	erpID, _ := srv.RegisterERP(co.ID)      // or POST …/erps with a token
 //	… point a client at srv.URL() …
 //	_ = srv.WaitIdle(ctx)                   // all processing and deliveries done
@@ -17,6 +17,17 @@
 // all of them.
 //
 // # Authentication (Company Level Authentication page)
+//
+// As in App Center, one partner app (client id and secret) serves many
+// companies. Each server has a default app (WithPartnerApp, or generated);
+// RegisterApp adds more. SeedCompany connects the company to the default
+// app (or WithApp's) and issues a request token for that app; ConnectApp
+// connects another app and issues a request token for it. A request token
+// is bound to its company and app, and so are the refresh and access tokens
+// issued for it: another app's credentials cannot exchange or refresh them
+// (code 5 for a request token, 108 for a refresh token), and an app not
+// connected to the company gets code 53. Company.ClientID/ClientSecret are
+// the credentials of the app the company was seeded with.
 //
 // POST /oauth2/v0/token takes application/x-www-form-urlencoded forms with
 // client_id and client_secret and either grant_type=password (username =
@@ -119,7 +130,8 @@
 //     countryCode, PUT replaces everything with the valid elements; errors
 //     use objectType "TAX_DATA". Tax-data writes share the 1/s limit,
 //     if-none-match and data.statusUpdated of the other writes.
-//   - The partnerId of events is derived from the partner app's client id.
+//   - The partnerId of events is derived from the client id of the app that
+//     registered the ERP (RegisterERP: the app the company was seeded with).
 //   - Page cursors ("next") are opaque, and stay valid while data changes:
 //     records added after the cursor was issued appear on later pages.
 //   - The request log keeps the most recent 10000 API and token requests.

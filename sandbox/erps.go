@@ -108,17 +108,17 @@ func (s *Server) handleRegisterERP(w http.ResponseWriter, r *http.Request, compa
 		return
 	}
 	c.lastRegister = now
-	out := s.addERPLocked(c, pkg.erpPackage)
+	out := s.addERPLocked(c, pkg.erpPackage, callerApp(r.Context()))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 
-// addERPLocked registers pkg for c under a new erpId. Callers hold s.mu.
-func (s *Server) addERPLocked(c *company, pkg erpPackage) erpPackage {
+// addERPLocked registers pkg for c under a new erpId, as done by the app
+// with the client id. Callers hold s.mu.
+func (s *Server) addERPLocked(c *company, pkg erpPackage, clientID string) erpPackage {
 	pkg.ErpID = uuid.NewString()
-	// The partner id of events identifies the partner app; the sandbox
-	// derives it from the app's client id.
-	c.erps[pkg.ErpID] = newERP(pkg, uuid.NewSHA1(uuid.NameSpaceOID, []byte(c.clientID)).String())
+	// The partner id of events identifies the registering partner app.
+	c.erps[pkg.ErpID] = newERP(pkg, partnerID(clientID))
 	c.erpOrder = append(c.erpOrder, pkg.ErpID)
 	return pkg
 }
@@ -189,8 +189,8 @@ func (s *Server) handleDeleteERP(w http.ResponseWriter, r *http.Request, company
 }
 
 // RegisterERP registers an ERP for the company without going through the
-// API or its once-a-minute limit, and returns its erpId. Convenient for
-// tests.
+// API or its once-a-minute limit, as the app the company was seeded with,
+// and returns its erpId. Convenient for tests.
 func (s *Server) RegisterERP(companyID string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,6 +203,6 @@ func (s *Server) RegisterERP(companyID string) (string, error) {
 		Features:       []string{"SUPPORTS_LIABILITY_ACCOUNT"},
 		ErpName:        "Sandbox ERP",
 		ExternalErpID:  "sandbox-" + companyID[:8],
-	})
+	}, c.clientID)
 	return pkg.ErpID, nil
 }

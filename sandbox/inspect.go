@@ -3,6 +3,7 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -119,13 +120,15 @@ type ERP struct {
 	PartnerID string `json:"partnerId"`
 }
 
-// CompanyState is a seeded company with its registered ERPs.
+// CompanyState is a seeded company with its registered ERPs. ClientID is
+// the app it was seeded with; ClientIDs every app connected to it.
 type CompanyState struct {
-	ID       string   `json:"companyId"`
-	ClientID string   `json:"clientId"`
-	Edition  string   `json:"companyEdition"`
-	Scopes   []string `json:"scopes"`
-	ERPs     []ERP    `json:"erps"`
+	ID        string   `json:"companyId"`
+	ClientID  string   `json:"clientId"`
+	ClientIDs []string `json:"clientIds"`
+	Edition   string   `json:"companyEdition"`
+	Scopes    []string `json:"scopes"`
+	ERPs      []ERP    `json:"erps"`
 }
 
 // Companies lists the seeded companies and their ERPs.
@@ -135,7 +138,7 @@ func (s *Server) Companies() []CompanyState {
 	out := make([]CompanyState, 0, len(s.state.companyOrder))
 	for _, id := range s.state.companyOrder {
 		c := s.state.companies[id]
-		cs := CompanyState{ID: c.id, ClientID: c.clientID, Edition: c.edition, Scopes: append([]string(nil), c.scopes...), ERPs: []ERP{}}
+		cs := CompanyState{ID: c.id, ClientID: c.clientID, ClientIDs: slices.Clone(c.apps), Edition: c.edition, Scopes: append([]string(nil), c.scopes...), ERPs: []ERP{}}
 		for _, eid := range c.erpOrder {
 			e := c.erps[eid]
 			cs.ERPs = append(cs.ERPs, ERP{

@@ -64,6 +64,7 @@ type config struct {
 	registerEvery   time.Duration
 	patchEvery      time.Duration
 	vendorTTL       time.Duration
+	partnerApp      App
 }
 
 func defaultConfig() config {
@@ -97,6 +98,8 @@ func (c config) validate() error {
 		return errors.New("processing delay must not be negative")
 	case c.now == nil:
 		return errors.New("clock must not be nil")
+	case (c.partnerApp.ClientID == "") != (c.partnerApp.ClientSecret == ""):
+		return errors.New("partner app needs both a client id and a client secret")
 	}
 	host, _, err := net.SplitHostPort(c.addr)
 	if err != nil {
@@ -111,6 +114,13 @@ func (c config) validate() error {
 // WithAddr sets the listen address of Start (default 127.0.0.1:0). It must
 // be a loopback address.
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
+
+// WithPartnerApp sets the client id and secret of the default partner app,
+// the one SeedCompany connects companies to (default: generated per
+// server).
+func WithPartnerApp(clientID, clientSecret string) Option {
+	return func(c *config) { c.partnerApp = App{ClientID: clientID, ClientSecret: clientSecret} }
+}
 
 // WithProcessingDelay delays the processing of every accepted write request
 // by d, so clients can observe the PROCESSING status (default 0).

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -78,17 +79,18 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, companyID string)
 func (s *Server) api(h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		companyID := r.PathValue("companyId")
-		if !s.authorize(w, r, companyID) {
+		clientID, ok := s.authorize(w, r, companyID)
+		if !ok {
 			return
 		}
 		s.mu.Lock()
-		_, ok := s.state.companies[strings.ToLower(companyID)]
+		_, ok = s.state.companies[strings.ToLower(companyID)]
 		s.mu.Unlock()
 		if !ok {
 			s.writeError(w, r, http.StatusNotFound, codeNotFound, "Company "+companyID+" not found")
 			return
 		}
-		h(w, r, strings.ToLower(companyID))
+		h(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, clientID)), strings.ToLower(companyID))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TB is the part of testing.TB that New needs, so this package does not
@@ -59,6 +61,12 @@ func newServer(opts ...Option) (*Server, error) {
 	}
 	close(s.idle)
 	s.state = newState()
+	app := cfg.partnerApp
+	if app.ClientID == "" {
+		app = App{ClientID: uuid.NewString(), ClientSecret: uuid.NewString()}
+	}
+	_ = s.addAppLocked(app) // the first app cannot collide
+	s.state.defaultApp = app.ClientID
 	s.log.limit = cfg.logLimit
 	pub, err := newPublisher(cfg)
 	if err != nil {

@@ -32,7 +32,9 @@ const (
 type state struct {
 	companies    map[string]*company
 	companyOrder []string
-	byClient     map[string]*company
+	apps         map[string]App // client id → app
+	appOrder     []string
+	defaultApp   string // client id of the default app
 	access       map[string]*accessToken
 	refresh      map[string]*refreshToken
 	pending      int // accepted requests not yet processed
@@ -41,7 +43,7 @@ type state struct {
 func newState() state {
 	return state{
 		companies: map[string]*company{},
-		byClient:  map[string]*company{},
+		apps:      map[string]App{},
 		access:    map[string]*accessToken{},
 		refresh:   map[string]*refreshToken{},
 	}
@@ -49,11 +51,11 @@ func newState() state {
 
 type company struct {
 	id            string
-	clientID      string
-	clientSecret  string
+	clientID      string   // the app it was seeded with (Company.ClientID)
+	apps          []string // client ids of the connected apps
 	scopes        []string
 	edition       string
-	requestTokens map[string]time.Time // request token → expiry
+	requestTokens map[string]requestToken
 	erps          map[string]*erp
 	erpOrder      []string
 	lastRegister  time.Time
