@@ -131,23 +131,25 @@ func copyFile(t *testing.T, from, to string) {
 // take their defaults.
 func buildStream(t *testing.T, name, conf string, env map[string]string) *service.Stream {
 	t.Helper()
-	if conf == "" {
-		b, err := pipelines.FS.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf = string(b)
-	}
-	b := service.NewStreamBuilder()
-	b.SetEnvVarLookupFunc(func(k string) (string, bool) {
+	lookup := func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
-	})
+	}
+	var b *service.StreamBuilder
+	if conf == "" {
+		var err error
+		if b, err = pipelines.NewStreamBuilder(name, lookup); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b = service.NewStreamBuilder()
+		b.SetEnvVarLookupFunc(lookup)
+		if err := b.SetYAML(conf); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
 	if err := b.SetLoggerYAML("level: warn"); err != nil {
 		t.Fatal(err)
-	}
-	if err := b.SetYAML(conf); err != nil {
-		t.Fatalf("%s: %v", name, err)
 	}
 	s, err := b.Build()
 	if err != nil {

@@ -51,6 +51,7 @@ func cliOptions(s streams) []service.CLIOptFunc {
 		service.CLIOptAddCommand(erpCommand(s)),
 		service.CLIOptAddCommand(requestCommand(s)),
 		service.CLIOptAddCommand(dataCommand(s)),
+		service.CLIOptAddCommand(demoCommand(s)),
 	}
 }
 
