@@ -145,40 +145,65 @@ func (p *Packer) Key(raw []byte) (key string, deleted bool, err error) {
 	return key, deleted, nil
 }
 
-// scan validates raw and returns the raw JSON string of the key field and
-// the isDeleted flag, without allocating.
+// scan validates raw (accepting exactly what json.Valid accepts) and returns
+// the raw JSON string of the key field and the isDeleted flag, reading raw
+// once and without allocating.
 func (p *Packer) scan(raw []byte) (keyVal []byte, deleted bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, false, fmt.Errorf("%w: not a JSON object", ErrInvalidRecord)
 	}
-	if !json.Valid(raw) {
-		return nil, false, fmt.Errorf("%w: not valid JSON", ErrInvalidRecord)
-	}
-	// raw is a valid object: walk its top-level members.
+	// Walk the top-level members, validating each value.
 	i := skipSpace(raw, 1)
-	for i < len(raw) && raw[i] == '"' {
-		end := skipString(raw, i)
-		name := raw[i+1 : end-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			var s string
-			if err := json.Unmarshal(raw[i:end], &s); err != nil {
-				return nil, false, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+	if i < len(raw) && raw[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(raw) || raw[i] != '"' {
+				return nil, false, errNotValidJSON()
 			}
-			name = []byte(s)
-		}
-		i = skipSpace(raw, skipSpace(raw, end)+1) // past ':'
-		vend := skipValue(raw, i)
-		switch string(name) {
-		case p.keyField:
-			keyVal = raw[i:vend]
-		case "isDeleted":
-			deleted = string(raw[i:vend]) == "true"
-		}
-		i = skipSpace(raw, vend)
-		if i < len(raw) && raw[i] == ',' {
+			end := validString(raw, i)
+			if end < 0 {
+				return nil, false, errNotValidJSON()
+			}
+			name := raw[i+1 : end-1]
+			if bytes.IndexByte(name, '\\') >= 0 {
+				var s string
+				if err := json.Unmarshal(raw[i:end], &s); err != nil {
+					return nil, false, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+				}
+				name = []byte(s)
+			}
+			i = skipSpace(raw, end)
+			if i >= len(raw) || raw[i] != ':' {
+				return nil, false, errNotValidJSON()
+			}
 			i = skipSpace(raw, i+1)
+			vend := validValue(raw, i, 2)
+			if vend < 0 {
+				return nil, false, errNotValidJSON()
+			}
+			// Comparisons rather than a switch on string(name), which
+			// would copy the name.
+			if string(name) == p.keyField {
+				keyVal = raw[i:vend]
+			} else if string(name) == "isDeleted" {
+				deleted = string(raw[i:vend]) == "true"
+			}
+			i = skipSpace(raw, vend)
+			if i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+				continue
+			}
+			if i < len(raw) && raw[i] == '}' {
+				i++
+				break
+			}
+			return nil, false, errNotValidJSON()
 		}
+	}
+	if i != len(raw) {
+		return nil, false, errNotValidJSON()
 	}
 	if len(keyVal) < 3 || keyVal[0] != '"' {
 		return nil, false, fmt.Errorf("%w: %q must be a non-empty string", ErrInvalidRecord, p.keyField)
@@ -186,57 +211,13 @@ func (p *Packer) scan(raw []byte) (keyVal []byte, deleted bool, err error) {
 	return keyVal, deleted, nil
 }
 
+func errNotValidJSON() error { return fmt.Errorf("%w: not valid JSON", ErrInvalidRecord) }
+
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
-}
-
-// skipString returns the index just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(b)
-}
-
-// skipValue returns the index just past the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch c := b[j]; c {
-		case '"':
-			j = skipString(b, j) - 1
-			if depth == 0 {
-				return j + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j
-			}
-			depth--
-			if depth == 0 {
-				return j + 1
-			}
-		case ',':
-			if depth == 0 {
-				return j
-			}
-		case ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return len(b)
 }
 
 // DeleteForm returns the delete record {"id":<id>,"isDeleted":true}.
