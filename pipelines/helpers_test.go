@@ -39,7 +39,7 @@ type fixture struct {
 	env   map[string]string
 }
 
-func newFixture(t *testing.T, opts ...sandbox.Option) *fixture {
+func newFixture(t testing.TB, opts ...sandbox.Option) *fixture {
 	t.Helper()
 	opts = append([]sandbox.Option{sandbox.WithDeliveryBackoff(func(int) time.Duration { return 20 * time.Millisecond })}, opts...)
 	srv := sandbox.New(t, opts...)
@@ -108,14 +108,14 @@ func (f *fixture) listenEvents(t *testing.T) string {
 }
 
 // drop copies fixture exports into the drop folder.
-func (f *fixture) drop(t *testing.T, names ...string) {
+func (f *fixture) drop(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		copyFile(t, filepath.Join(erpDir, n), filepath.Join(f.env["DROP_DIR"], n))
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -129,7 +129,7 @@ func copyFile(t *testing.T, from, to string) {
 // buildStream builds the named pipeline of this directory (or, when conf is
 // not empty, that YAML) with env as its environment; variables env lacks
 // take their defaults.
-func buildStream(t *testing.T, name, conf string, env map[string]string) *service.Stream {
+func buildStream(t testing.TB, name, conf string, env map[string]string) *service.Stream {
 	t.Helper()
 	lookup := func(k string) (string, bool) {
 		v, ok := env[k]
@@ -159,7 +159,7 @@ func buildStream(t *testing.T, name, conf string, env map[string]string) *servic
 }
 
 // runToEnd runs a bounded pipeline until its input is exhausted.
-func runToEnd(t *testing.T, name, conf string, env map[string]string) {
+func runToEnd(t testing.TB, name, conf string, env map[string]string) {
 	t.Helper()
 	s := buildStream(t, name, conf, env)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -217,7 +217,7 @@ func waitListening(t *testing.T, addr string, done <-chan error) {
 	}
 }
 
-func waitIdle(t *testing.T, srv *sandbox.Server) {
+func waitIdle(t testing.TB, srv *sandbox.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -227,7 +227,7 @@ func waitIdle(t *testing.T, srv *sandbox.Server) {
 }
 
 // readNDJSON decodes one JSON object per non-empty line of a file.
-func readNDJSON(t *testing.T, path string) []map[string]any {
+func readNDJSON(t testing.TB, path string) []map[string]any {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -236,7 +236,7 @@ func readNDJSON(t *testing.T, path string) []map[string]any {
 	return decodeLines(t, path, b)
 }
 
-func decodeLines(t *testing.T, name string, b []byte) []map[string]any {
+func decodeLines(t testing.TB, name string, b []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	sc := bufio.NewScanner(bytes.NewReader(b))

@@ -235,7 +235,19 @@ func TestEventsToFiles(t *testing.T) {
 	addr := f.listenEvents(t)
 	stop := runInBackground(t, "events_to_files.yaml", f.env, addr)
 	publishEvents(t, f)
+	// An event type that would climb out of EVENTS_DIR stays inside it.
+	hostile := fmt.Sprintf(`{"id":"9d1c4a4e-7d7b-4f5e-9a51-2c1f3d0e8b11","topic":"public.concur.spend.accountingintegration","eventType":"../../x","timeStamp":"2026-01-02T03:04:05Z","facts":{"companyId":%q,"erpId":%q}}`, f.co.ID, f.erpID)
+	if err := f.srv.PublishRawEvent([]byte(hostile)); err != nil {
+		t.Fatal(err)
+	}
+	waitIdle(t, f.srv)
 	stop()
+	if got := readNDJSON(t, filepath.Join(f.env["EVENTS_DIR"], "____x", "2026-01-02T03.ndjson")); len(got) != 1 {
+		t.Errorf("hostile event type: %d lines in its sanitised folder, want 1", len(got))
+	}
+	if err := os.RemoveAll(filepath.Join(f.env["EVENTS_DIR"], "____x")); err != nil {
+		t.Fatal(err)
+	}
 
 	var types []string
 	err := filepath.WalkDir(f.env["EVENTS_DIR"], func(path string, d fs.DirEntry, err error) error {

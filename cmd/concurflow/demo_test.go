@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemo runs `concurflow demo` over the repository's fixture exports:
@@ -14,6 +16,7 @@ import (
 // record Concur rejected with its reason, the records the schemas caught,
 // and the output folder holds the pipelines' files.
 func TestDemo(t *testing.T) {
+	before := goroutines()
 	var out, errOut bytes.Buffer
 	keep := t.TempDir()
 	code := run(context.Background(), []string{"concurflow", "demo", "--data", "../../testdata/erp", "--out", keep}, streams{out: &out, errOut: &errOut})
@@ -41,6 +44,14 @@ func TestDemo(t *testing.T) {
 	if n := strings.Count(summary, "event: SUCCESS"); n != 3 {
 		t.Errorf("%d SUCCESS requests with their event, want 3:\n%s", n, summary)
 	}
+	// Every stream, the sandbox and its deliveries are stopped on return.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(goroutines()) > len(before) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines before the demo, after:\n%s", len(before), strings.Join(goroutines(), "\n\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for _, f := range []string{"dlq/accounts.ndjson", "dlq/vendors.ndjson", "dlq/lists.ndjson", "dlq/tax_data.ndjson", "dlq/rejected_vendor.ndjson"} {
 		if _, err := os.Stat(filepath.Join(keep, f)); err != nil {
 			t.Errorf("output file: %v", err)
@@ -56,4 +67,17 @@ func TestDemoBadDataFolder(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut.String(), "no accounts.csv") {
 		t.Fatalf("exit %d, stderr %q; want a failure naming the missing export", code, errOut.String())
 	}
+}
+
+// goroutines returns the stacks of the running goroutines except the
+// runtime's signal loop, which stays once signal.Notify was used.
+func goroutines() []string {
+	buf := make([]byte, 1<<20)
+	var out []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !strings.Contains(g, "os/signal.loop") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
