@@ -138,6 +138,9 @@ func parseSASL(conf *service.ParsedConfig) (sasl.Mechanism, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mech != saslNone && user == "" {
+		return nil, fmt.Errorf("mechanism %s needs a user", mech)
+	}
 	switch mech {
 	case saslNone:
 		return nil, nil

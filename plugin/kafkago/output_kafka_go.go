@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -111,16 +110,16 @@ func init() {
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}
-			policy, err := conf.FieldBatchPolicy(fieldBatching)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return out, policy, maxInFlight, nil
+			return out, out.policy, maxInFlight, nil
 		})
 	if err != nil {
 		panic(err)
 	}
 }
+
+// defaultWriterBatchSize is the most records per produce request when the
+// batching policy sets no larger count. kafka-go preallocates this many.
+const defaultWriterBatchSize = 100
 
 // output is the kafka_go batch output.
 type output struct {
@@ -134,6 +133,7 @@ type output struct {
 	maxAttempts int
 	batchBytes  int64
 	autoCreate  bool
+	policy      service.BatchPolicy
 	log         *service.Logger
 	sent        *service.MetricCounter
 	failed      *service.MetricCounter
@@ -205,6 +205,9 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	if o.autoCreate, err = conf.FieldBool(fieldAutoCreate); err != nil {
 		return nil, err
 	}
+	if o.policy, err = conf.FieldBatchPolicy(fieldBatching); err != nil {
+		return nil, err
+	}
 	m := res.Metrics()
 	o.sent = m.NewCounter("kafka_go_output_sent")
 	o.failed = m.NewCounter("kafka_go_output_errors")
@@ -256,10 +259,10 @@ func (o *output) Connect(ctx context.Context) error {
 		Addr:     kafka.TCP(o.conn.addresses...),
 		Balancer: o.balancer,
 		// Benthos does the batching: each WriteBatch call becomes one produce
-		// request per partition, sent as soon as the call has sorted its
-		// messages (a batch timer of 1ns fires once the call releases the
-		// partition, and a count limit is never reached).
-		BatchSize:              math.MaxInt32,
+		// request per partition (more if it exceeds BatchSize or BatchBytes),
+		// sent as soon as the call has sorted its messages: the 1ns batch
+		// timer fires once the call releases the partition.
+		BatchSize:              max(o.policy.Count, defaultWriterBatchSize),
 		BatchBytes:             o.batchBytes,
 		BatchTimeout:           time.Nanosecond,
 		MaxAttempts:            o.maxAttempts,
