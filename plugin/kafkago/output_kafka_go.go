@@ -290,8 +290,10 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	msgs := make([]kafka.Message, len(batch))
 	var order []string // topics in order of first appearance
 	byTopic := map[string][]int{}
+	topics := batch.InterpolationExecutor(o.topic)
+	keys := batch.InterpolationExecutor(o.key)
 	for i := range batch {
-		m, err := o.record(batch, i)
+		m, err := o.record(batch[i], topics, keys, i)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -355,21 +357,21 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	return berr
 }
 
-// record builds the Kafka record of message i.
-func (o *output) record(batch service.MessageBatch, i int) (kafka.Message, error) {
+// record builds the Kafka record of message i of a batch.
+func (o *output) record(msg *service.Message, topics, keys *service.MessageBatchInterpolationExecutor, i int) (kafka.Message, error) {
 	var m kafka.Message
-	topic, err := batch.TryInterpolatedString(i, o.topic)
+	topic, err := topics.TryString(i)
 	if err != nil {
 		return m, fmt.Errorf("interpolating topic: %w", err)
 	}
 	if topic == "" {
 		return m, errors.New("interpolated topic is empty")
 	}
-	key, err := batch.TryInterpolatedBytes(i, o.key)
+	key, err := keys.TryBytes(i)
 	if err != nil {
 		return m, fmt.Errorf("interpolating key: %w", err)
 	}
-	value, err := batch[i].AsBytes()
+	value, err := msg.AsBytes()
 	if err != nil {
 		return m, fmt.Errorf("reading message: %w", err)
 	}
@@ -378,7 +380,7 @@ func (o *output) record(batch service.MessageBatch, i int) (kafka.Message, error
 		m.Key = key
 	}
 	if o.meta != nil {
-		_ = o.meta.Walk(batch[i], func(k, v string) error {
+		_ = o.meta.Walk(msg, func(k, v string) error {
 			m.Headers = append(m.Headers, kafka.Header{Key: k, Value: []byte(v)})
 			return nil
 		})

@@ -1,0 +1,126 @@
+package kafkago
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Records written with SCRAM-SHA-512 are read back with PLAIN (a snapshot
+// read, which also lists offsets through the authenticated client API); a
+// wrong password is refused with an error (kfake drops the connection, so
+// the error is the connection's, not an authentication message).
+func TestSASLRoundTrip(t *testing.T) {
+	checkNoLeaks(t)
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(2, "secure"),
+		kfake.EnableSASL(),
+		kfake.Superuser("PLAIN", "plainuser", "plainpass"),
+		kfake.Superuser("SCRAM-SHA-512", "scramuser", "scrampass"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+
+	sb := service.NewStreamBuilder()
+	if err := sb.SetLoggerYAML("level: warn"); err != nil {
+		t.Fatal(err)
+	}
+	send, err := sb.AddBatchProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddOutputYAML(fmt.Sprintf(`
+kafka_go:
+  addresses: [ %q ]
+  topic: secure
+  key: ${! content() }
+  sasl:
+    mechanism: SCRAM-SHA-512
+    user: scramuser
+    password: scrampass
+`, addr)); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := sb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	var batch service.MessageBatch
+	for i := 0; i < 20; i++ {
+		batch = append(batch, service.NewMessage([]byte(fmt.Sprintf("m%d", i))))
+	}
+	if err := send(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.StopWithin(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	col := newCollector()
+	_, finished, runErr := startStream(t, fmt.Sprintf(`
+kafka_go:
+  addresses: [ %q ]
+  topics: [ secure ]
+  consumer_group: g-secure
+  snapshot: true
+  commit_period: 50ms
+  sasl:
+    mechanism: PLAIN
+    user: plainuser
+    password: plainpass
+`, addr), func(_ context.Context, b service.MessageBatch) error {
+		col.add(b)
+		return nil
+	})
+	select {
+	case <-finished:
+		if err := runErr(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("snapshot over SASL did not end")
+	}
+	if n := len(col.all()); n != 20 {
+		t.Fatalf("read %d records, want 20", n)
+	}
+
+	conf, err := inputSpec().ParseYAML(fmt.Sprintf(`
+addresses: [ %q ]
+topics: [ secure ]
+consumer_group: g-denied
+snapshot: true
+timeout: 2s
+sasl:
+  mechanism: PLAIN
+  user: plainuser
+  password: wrong
+`, addr), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInput(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = in.Connect(ctx)
+	if err == nil {
+		_ = in.Close(ctx)
+		t.Fatal("connected with a wrong password")
+	}
+	t.Log(err)
+}
