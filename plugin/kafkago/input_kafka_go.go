@@ -91,7 +91,7 @@ Joins `+"`consumer_group`"+` and reads the partitions assigned to this member. M
 
 ### Delivery guarantees
 
-At least once. An offset is committed only when it and every earlier offset of its partition were acknowledged; acknowledgements may arrive out of order, the committed offset only moves over an unbroken run. A rejected (nacked) message is delivered again, and the committed offset does not pass it until it is acknowledged. At most `+"`checkpoint_limit`"+` messages per partition are in flight.
+At least once. An offset is committed only when it and every earlier offset of its partition were acknowledged; acknowledgements may arrive out of order, the committed offset only moves over an unbroken run. A rejected (nacked) batch is delivered again (only its failed messages, when the error says which), and the committed offset does not pass it until it is acknowledged; batches of the same partition read meanwhile may be delivered before the retry, so order per partition is strict only while nothing is rejected. At most `+"`checkpoint_limit`"+` messages per partition are in flight.
 
 When a rebalance revokes a partition, reading it stops, the member waits for its in-flight messages (at most half of `+"`rebalance_timeout`"+`), commits the acknowledged offsets and hands the partition over; whatever was not acknowledged is read again by the new owner. The same happens when the input closes. Duplicates are therefore possible after a rebalance, a crash or a shutdown with messages in flight; losses are not.
 
@@ -115,7 +115,7 @@ Each message carries:
 
 ### Metrics
 
-`+"`kafka_go_input_received`"+` (messages), `+"`kafka_go_input_commits`"+`, `+"`kafka_go_input_commit_errors`"+`, `+"`kafka_go_input_rebalances`"+` (generations joined) and the gauge `+"`kafka_go_input_lag`"+` (labels `+"`topic`"+`, `+"`partition`"+`: high-water mark minus next offset to read).`).
+`+"`kafka_go_input_received`"+` (messages), `+"`kafka_go_input_commits`"+`, `+"`kafka_go_input_commit_errors`"+`, `+"`kafka_go_input_rebalances`"+` (generations joined) `+"`kafka_go_input_fetch_errors`"+` and the gauge `+"`kafka_go_input_lag`"+` (labels `+"`topic`"+`, `+"`partition`"+`: high-water mark minus next offset to read).`).
 		Fields(fields...).
 		Example("Consume ERP accounts", "Reads a topic of account records in a consumer group.", `
 input:

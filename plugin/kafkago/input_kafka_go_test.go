@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // checkOrdered fails if any partition's offsets were not strictly increasing.
@@ -358,5 +360,64 @@ topics: [ a ]
 	}
 	if _, err := newInput(conf, service.MockResources()); err != nil {
 		t.Fatalf("minimal config rejected: %v", err)
+	}
+}
+
+// A compacted topic replays as its latest record per key: the snapshot skips
+// the offsets compaction removed and still ends.
+func TestInputSnapshotOfCompactedTopic(t *testing.T) {
+	checkNoLeaks(t)
+	c := newCluster(t, 1, "unused")
+	cl := newClient(t, c)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "compacted", 1, 1
+	policy := kmsg.NewCreateTopicsRequestTopicConfig()
+	policy.Name, policy.Value = "cleanup.policy", kmsg.StringPtr("compact")
+	rt.Configs = append(rt.Configs, policy)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("creating compacted topic: %v %v", err, resp)
+	}
+	// One batch per record: 5 keys written 3 times, then a last batch,
+	// which compaction always keeps.
+	for round := 0; round < 3; round++ {
+		for k := 0; k < 5; k++ {
+			rec := &kgo.Record{Topic: "compacted", Key: []byte(fmt.Sprintf("k%d", k)), Value: []byte(fmt.Sprintf("k%d-v%d", k, round))}
+			if err := cl.ProduceSync(context.Background(), rec).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	last := &kgo.Record{Topic: "compacted", Key: []byte("k9"), Value: []byte("k9-v0")}
+	if err := cl.ProduceSync(context.Background(), last).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	c.Compact()
+
+	var got []string
+	_, done, runErr := startStream(t, inputYAML(c, "compacted", "g-compacted", "  snapshot: true\n"),
+		func(_ context.Context, b service.MessageBatch) error {
+			for _, m := range b {
+				v, _ := m.AsBytes()
+				got = append(got, string(v))
+			}
+			return nil
+		})
+	select {
+	case <-done:
+		if err := runErr(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("snapshot of compacted topic did not end")
+	}
+	want := "[k0-v2 k1-v2 k2-v2 k3-v2 k4-v2 k9-v0]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("snapshot read %v, want %s", got, want)
+	}
+	if off := committed(t, cl, "g-compacted", "compacted"); off[0] != 16 {
+		t.Errorf("committed %v, want 16", off)
 	}
 }

@@ -214,6 +214,14 @@ func (p *partitionConsumer) consume(ctx context.Context, conn *kafka.Conn, next 
 		if err := p.hand(ctx, msgs, next); err != nil {
 			return progressed, err
 		}
+		emptyFetch := len(msgs) == 0 && (fetchErr == nil || errors.Is(fetchErr, kafka.RequestTimedOut))
+		if p.end >= 0 && emptyFetch && hwm >= p.end && *next < p.end {
+			// A fetch returns records whenever any exist at or after the
+			// offset asked for, so an empty fetch with the high-water mark
+			// at or past the snapshot's end means the rest up to the end
+			// was compacted away.
+			*next = p.end
+		}
 		if ctx.Err() != nil {
 			return progressed, nil
 		}
