@@ -2,7 +2,15 @@ package kafkago
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
+	"net"
 	"testing"
 	"time"
 
@@ -123,4 +131,72 @@ sasl:
 		t.Fatal("connected with a wrong password")
 	}
 	t.Log(err)
+}
+
+// selfSignedTLS returns a server TLS config with a fresh self-signed
+// certificate for 127.0.0.1.
+func selfSignedTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "kfake"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// The output and the input talk TLS to a TLS-only broker.
+func TestTLSRoundTrip(t *testing.T) {
+	checkNoLeaks(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "tls"), kfake.TLS(selfSignedTLS(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	o := newTestOutput(t, fmt.Sprintf(`
+addresses: [ %q ]
+topic: tls
+tls:
+  enabled: true
+  skip_cert_verify: true
+`, c.ListenAddrs()[0]))
+	batch := service.MessageBatch{service.NewMessage([]byte("a")), service.NewMessage([]byte("b"))}
+	if err := o.WriteBatch(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+
+	col := newCollector()
+	_, done, runErr := startStream(t, inputYAML(c, "tls", "g-tls", `
+  snapshot: true
+  tls:
+    enabled: true
+    skip_cert_verify: true
+`),
+		func(_ context.Context, b service.MessageBatch) error {
+			col.add(b)
+			return nil
+		})
+	select {
+	case <-done:
+		if err := runErr(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("snapshot over TLS did not end")
+	}
+	if got := col.all(); len(got) != 2 || got[0].value != "a" || got[1].value != "b" {
+		t.Fatalf("read %v, want a and b", got)
+	}
 }
