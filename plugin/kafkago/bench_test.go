@@ -77,28 +77,12 @@ func BenchmarkInput(b *testing.B) {
 // records of 200 bytes, keyed, to 4 partitions with required_acks all.
 func BenchmarkOutput(b *testing.B) {
 	c := newCluster(b, benchPartitions, "bench")
-	sb := service.NewStreamBuilder()
-	if err := sb.SetLoggerYAML("level: warn"); err != nil {
-		b.Fatal(err)
-	}
-	send, err := sb.AddBatchProducerFunc()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sb.AddOutputYAML(fmt.Sprintf(`
+	send, stop := startOutputStream(b, fmt.Sprintf(`
 kafka_go:
   addresses: [ %q ]
   topic: bench
   key: ${! meta("key") }
-`, c.ListenAddrs()[0])); err != nil {
-		b.Fatal(err)
-	}
-	stream, err := sb.Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
+`, c.ListenAddrs()[0]))
 
 	const batchSize = 500
 	b.ResetTimer()
@@ -118,8 +102,5 @@ kafka_go:
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	if err := stream.StopWithin(10 * time.Second); err != nil {
-		b.Fatal(err)
-	}
-	<-done
+	stop()
 }

@@ -90,6 +90,17 @@ func produce(t testing.TB, cl *kgo.Client, topic string, partitions int32, first
 	}
 }
 
+// clusterWithRecords checks for leaks, starts a cluster with topic and
+// writes n records to each of its partitions.
+func clusterWithRecords(t *testing.T, topic string, partitions int32, n int) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	checkNoLeaks(t)
+	c := newCluster(t, partitions, topic)
+	cl := newClient(t, c)
+	produce(t, cl, topic, partitions, 0, n)
+	return c, cl
+}
+
 // committed returns the offsets committed by group for topic, by partition.
 func committed(t testing.TB, cl *kgo.Client, group, topic string) map[int32]int64 {
 	t.Helper()
@@ -249,4 +260,87 @@ kafka_go:
   rebalance_timeout: 4s
   fetch_max_wait: 50ms
 %s`, c.ListenAddrs()[0], topic, group, extra)
+}
+
+// startOutputStream runs a stream that feeds batches from the returned send
+// function to the output YAML. stop stops it and fails on a Run error.
+func startOutputStream(t testing.TB, outputYAML string) (send service.MessageBatchHandlerFunc, stop func()) {
+	t.Helper()
+	sb := service.NewStreamBuilder()
+	if err := sb.SetLoggerYAML("level: warn"); err != nil {
+		t.Fatal(err)
+	}
+	send, err := sb.AddBatchProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddOutputYAML(outputYAML); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := sb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			if err := stream.StopWithin(10 * time.Second); err != nil {
+				t.Errorf("stopping output stream: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("output stream: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return send, stop
+}
+
+// waitEnded waits for a stream whose input ends by itself (snapshot mode).
+func waitEnded(t testing.TB, what string, done <-chan struct{}, runErr func() error) {
+	t.Helper()
+	select {
+	case <-done:
+		if err := runErr(); err != nil {
+			t.Fatalf("%s: stream ended with %v", what, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not end", what)
+	}
+}
+
+// waitCommitted waits until the group committed want in each of partitions.
+func waitCommitted(t testing.TB, cl *kgo.Client, group, topic string, partitions int32, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := committed(t, cl, group, topic)
+		ok := true
+		for p := int32(0); p < partitions; p++ {
+			ok = ok && got[p] == want
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed %v, want %d in each of %d partitions", got, want, partitions)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// expectConfigErrors checks that build rejects every case.
+func expectConfigErrors(t *testing.T, cases map[string]string, build func(yaml string) error) {
+	t.Helper()
+	for name, yaml := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := build(yaml)
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			t.Log(err)
+		})
+	}
 }

@@ -28,10 +28,7 @@ func checkOrdered(t *testing.T, ds []delivery) {
 }
 
 func TestInputOrderMetadataAndCommit(t *testing.T) {
-	checkNoLeaks(t)
-	c := newCluster(t, 3, "orders")
-	cl := newClient(t, c)
-	produce(t, cl, "orders", 3, 0, 200)
+	c, cl := clusterWithRecords(t, "orders", 3, 200)
 
 	col := newCollector()
 	var first *service.Message
@@ -89,10 +86,7 @@ func TestInputOrderMetadataAndCommit(t *testing.T) {
 // Messages not acknowledged when the stream stops are not committed and are
 // delivered again to the next member; acknowledged ones are not.
 func TestInputCommitsOnlyAcknowledged(t *testing.T) {
-	checkNoLeaks(t)
-	c := newCluster(t, 2, "acks")
-	cl := newClient(t, c)
-	produce(t, cl, "acks", 2, 0, 50)
+	c, cl := clusterWithRecords(t, "acks", 2, 50)
 
 	// The first stream acknowledges offsets below 20 and blocks on the rest
 	// until the stream stops, which rejects them.
@@ -173,10 +167,7 @@ func TestInputCommitsOnlyAcknowledged(t *testing.T) {
 }
 
 func TestInputNackRedelivers(t *testing.T) {
-	checkNoLeaks(t)
-	c := newCluster(t, 2, "nacks")
-	cl := newClient(t, c)
-	produce(t, cl, "nacks", 2, 0, 30)
+	c, cl := clusterWithRecords(t, "nacks", 2, 30)
 
 	col := newCollector()
 	nacked := 0
@@ -198,17 +189,7 @@ func TestInputNackRedelivers(t *testing.T) {
 		return nil
 	})
 	col.waitFor(t, "every offset", func(ds []delivery) bool { return distinct(ds) >= 60 })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := committed(t, cl, "g-nacks", "nacks")
-		if got[0] == 30 && got[1] == 30 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("committed %v, want 30 and 30", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCommitted(t, cl, "g-nacks", "nacks", 2, 30)
 	stop()
 
 	n10 := 0
@@ -225,10 +206,7 @@ func TestInputNackRedelivers(t *testing.T) {
 // A second member joining the group takes partitions over; stopping the
 // first hands everything to the second. Nothing is lost.
 func TestInputRebalanceLosesNothing(t *testing.T) {
-	checkNoLeaks(t)
-	c := newCluster(t, 4, "rebal")
-	cl := newClient(t, c)
-	produce(t, cl, "rebal", 4, 0, 100)
+	c, cl := clusterWithRecords(t, "rebal", 4, 100)
 
 	colA, colB := newCollector(), newCollector()
 	slow := func(col *collector) service.MessageBatchHandlerFunc {
@@ -264,17 +242,7 @@ func TestInputRebalanceLosesNothing(t *testing.T) {
 
 	all := func() []delivery { return append(colA.all(), colB.all()...) }
 	colB.waitFor(t, "every offset", func([]delivery) bool { return distinct(all()) >= 4*int(perPartition) })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := committed(t, cl, "g-rebal", "rebal")
-		if got[0] == perPartition && got[1] == perPartition && got[2] == perPartition && got[3] == perPartition {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("committed %v, want %d each", got, perPartition)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitCommitted(t, cl, "g-rebal", "rebal", 4, perPartition)
 	stopB()
 	checkOrdered(t, colA.all())
 	if n := distinct(all()); n != 4*int(perPartition) {
@@ -283,10 +251,7 @@ func TestInputRebalanceLosesNothing(t *testing.T) {
 }
 
 func TestInputSnapshotEndsAtHighWaterMark(t *testing.T) {
-	checkNoLeaks(t)
-	c := newCluster(t, 3, "snap")
-	cl := newClient(t, c)
-	produce(t, cl, "snap", 3, 0, 40)
+	c, cl := clusterWithRecords(t, "snap", 3, 40)
 
 	col := newCollector()
 	producedMore := false
@@ -302,14 +267,7 @@ func TestInputSnapshotEndsAtHighWaterMark(t *testing.T) {
 		col.add(b)
 		return nil
 	})
-	select {
-	case <-done:
-		if err := runErr(); err != nil {
-			t.Fatalf("stream ended with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("snapshot did not end")
-	}
+	waitEnded(t, "snapshot", done, runErr)
 	ds := col.all()
 	checkOrdered(t, ds)
 	if len(ds) != 120 {
@@ -342,18 +300,13 @@ topics: [ a ]
 		"no addresses":          "consumer_group: g\naddresses: []",
 		"negative commit":       "consumer_group: g\ncommit_period: -1s",
 	}
-	for name, extra := range cases {
-		t.Run(name, func(t *testing.T) {
-			conf, err := inputSpec().ParseYAML(base+extra, nil)
-			if err == nil {
-				_, err = newInput(conf, service.MockResources())
-			}
-			if err == nil {
-				t.Fatal("config accepted")
-			}
-			t.Log(err)
-		})
-	}
+	expectConfigErrors(t, cases, func(extra string) error {
+		conf, err := inputSpec().ParseYAML(base+extra, nil)
+		if err == nil {
+			_, err = newInput(conf, service.MockResources())
+		}
+		return err
+	})
 	conf, err := inputSpec().ParseYAML(base+"consumer_group: g", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -405,14 +358,7 @@ func TestInputSnapshotOfCompactedTopic(t *testing.T) {
 			}
 			return nil
 		})
-	select {
-	case <-done:
-		if err := runErr(); err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("snapshot of compacted topic did not end")
-	}
+	waitEnded(t, "snapshot of compacted topic", done, runErr)
 	want := "[k0-v2 k1-v2 k2-v2 k3-v2 k4-v2 k9-v0]"
 	if fmt.Sprint(got) != want {
 		t.Fatalf("snapshot read %v, want %s", got, want)

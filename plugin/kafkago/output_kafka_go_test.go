@@ -73,15 +73,7 @@ func TestOutputKeepsPerKeyOrderAndHeaders(t *testing.T) {
 	checkNoLeaks(t)
 	c := newCluster(t, 4, "events")
 
-	sb := service.NewStreamBuilder()
-	if err := sb.SetLoggerYAML("level: warn"); err != nil {
-		t.Fatal(err)
-	}
-	send, err := sb.AddBatchProducerFunc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.AddOutputYAML(fmt.Sprintf(`
+	send, stop := startOutputStream(t, fmt.Sprintf(`
 kafka_go:
   addresses: [ %q ]
   topic: events
@@ -89,15 +81,7 @@ kafka_go:
   metadata:
     include_prefixes: [ "concur_" ]
   compression: snappy
-`, c.ListenAddrs()[0])); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := sb.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
+`, c.ListenAddrs()[0]))
 
 	const companies, perCompany, batchSize = 7, 60, 30
 	seq := map[string]int{}
@@ -117,12 +101,7 @@ kafka_go:
 			batch = nil
 		}
 	}
-	if err := stream.StopWithin(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	recs := consumeAll(t, c, "events", companies*perCompany)
 	partitionOf := map[string]int32{}
@@ -258,18 +237,13 @@ func TestOutputConfigErrors(t *testing.T) {
 		"zero attempts":     "addresses: [ \"127.0.0.1:1\" ]\ntopic: a\nmax_attempts: 0",
 		"scram needs user":  "addresses: [ \"127.0.0.1:1\" ]\ntopic: a\nsasl:\n  mechanism: SCRAM-SHA-256",
 	}
-	for name, yaml := range cases {
-		t.Run(name, func(t *testing.T) {
-			conf, err := outputSpec().ParseYAML(yaml, nil)
-			if err == nil {
-				_, err = newOutput(conf, service.MockResources())
-			}
-			if err == nil {
-				t.Fatal("config accepted")
-			}
-			t.Log(err)
-		})
-	}
+	expectConfigErrors(t, cases, func(yaml string) error {
+		conf, err := outputSpec().ParseYAML(yaml, nil)
+		if err == nil {
+			_, err = newOutput(conf, service.MockResources())
+		}
+		return err
+	})
 }
 
 // The specs lint as Benthos component specs and every field is documented.

@@ -37,15 +37,7 @@ func TestSASLRoundTrip(t *testing.T) {
 	t.Cleanup(c.Close)
 	addr := c.ListenAddrs()[0]
 
-	sb := service.NewStreamBuilder()
-	if err := sb.SetLoggerYAML("level: warn"); err != nil {
-		t.Fatal(err)
-	}
-	send, err := sb.AddBatchProducerFunc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.AddOutputYAML(fmt.Sprintf(`
+	send, stop := startOutputStream(t, fmt.Sprintf(`
 kafka_go:
   addresses: [ %q ]
   topic: secure
@@ -54,15 +46,7 @@ kafka_go:
     mechanism: SCRAM-SHA-512
     user: scramuser
     password: scrampass
-`, addr)); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := sb.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
+`, addr))
 	var batch service.MessageBatch
 	for i := 0; i < 20; i++ {
 		batch = append(batch, service.NewMessage([]byte(fmt.Sprintf("m%d", i))))
@@ -70,12 +54,7 @@ kafka_go:
 	if err := send(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.StopWithin(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 
 	col := newCollector()
 	_, finished, runErr := startStream(t, fmt.Sprintf(`
@@ -93,14 +72,7 @@ kafka_go:
 		col.add(b)
 		return nil
 	})
-	select {
-	case <-finished:
-		if err := runErr(); err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("snapshot over SASL did not end")
-	}
+	waitEnded(t, "snapshot over SASL", finished, runErr)
 	if n := len(col.all()); n != 20 {
 		t.Fatalf("read %d records, want 20", n)
 	}
@@ -188,14 +160,7 @@ tls:
 			col.add(b)
 			return nil
 		})
-	select {
-	case <-done:
-		if err := runErr(); err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("snapshot over TLS did not end")
-	}
+	waitEnded(t, "snapshot over TLS", done, runErr)
 	if got := col.all(); len(got) != 2 || got[0].value != "a" || got[1].value != "b" {
 		t.Fatalf("read %v, want a and b", got)
 	}
