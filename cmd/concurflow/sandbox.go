@@ -32,7 +32,10 @@ func sandboxCommand() *cli.Command {
 		Usage: "Run the SAP Concur Accounting Integration v4 emulator (API, OAuth2 token endpoint, ESS delivery) on loopback",
 		Description: `Serves the Accounting Integration v4 API, POST /oauth2/v0/token and the
 sandbox admin API (/sandbox/v1) from one address, seeds companies with a
-registered ERP, prints their credentials and runs until SIGINT or SIGTERM.
+registered ERP, prints their credentials as shell export lines (one partner
+app's CLIENT_ID and CLIENT_SECRET; COMPANY_ID_<n>, REQUEST_TOKEN_<n> and
+ERP_ID_<n> per company, the first also unsuffixed) and runs until SIGINT
+or SIGTERM.
 See docs/sandbox.md for the admin API and a curl walk-through.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagAddr, Value: "127.0.0.1:8089", Usage: "listen address (loopback)"},
@@ -80,6 +83,7 @@ func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
 
 	fmt.Fprintf(out, "concurflow sandbox listening on %s\n", srv.URL())
 	fmt.Fprintf(out, "  token endpoint: %s/oauth2/v0/token\n  admin API:      %s/sandbox/v1/companies\n", srv.URL(), srv.URL())
+	printApp(out, srv.URL(), srv.DefaultApp())
 	for i := range c.Int(flagSeed) {
 		co, err := srv.SeedCompany()
 		if err != nil {
@@ -89,25 +93,39 @@ func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("registering ERP of company %d: %w", i+1, err)
 		}
-		printCompany(out, srv.URL(), i+1, co, erpID)
+		printCompany(out, i+1, co, erpID)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "concurflow sandbox: shutting down")
 	return nil
 }
 
-// printCompany prints one seeded company's credentials as shell variables
-// and the URLs to try them with.
-func printCompany(out io.Writer, base string, n int, co sandbox.Company, erpID string) {
+// printApp prints the partner app every seeded company is connected to as
+// shell variables.
+func printApp(out io.Writer, base string, app sandbox.App) {
 	fmt.Fprintf(out, `
-# company %d (request token valid until %s)
+# partner app, connected to every seeded company
 export CONCUR_URL=%s
-export COMPANY_ID=%s
 export CLIENT_ID=%s
 export CLIENT_SECRET=%s
-export REQUEST_TOKEN=%s
-export ERP_ID=%s
-#   token:    POST $CONCUR_URL/oauth2/v0/token
+`, base, app.ClientID, app.ClientSecret)
+}
+
+// printCompany prints one seeded company's credentials as shell variables
+// suffixed _<n>, and for the first company also unsuffixed, and the URLs to
+// try them with.
+func printCompany(out io.Writer, n int, co sandbox.Company, erpID string) {
+	fmt.Fprintf(out, "\n# company %d (request token valid until %s)\n", n, co.RequestUntil.UTC().Format(time.RFC3339))
+	suffixes := []string{fmt.Sprintf("_%d", n)}
+	if n == 1 {
+		suffixes = []string{"", "_1"}
+	}
+	for _, sfx := range suffixes {
+		fmt.Fprintf(out, "export COMPANY_ID%[1]s=%[2]s\nexport REQUEST_TOKEN%[1]s=%[3]s\nexport ERP_ID%[1]s=%[4]s\n", sfx, co.ID, co.RequestToken, erpID)
+	}
+	if n == 1 {
+		fmt.Fprint(out, `#   token:    POST $CONCUR_URL/oauth2/v0/token
 #   accounts: $CONCUR_URL/accountingintegration/v4/companies/$COMPANY_ID/erps/$ERP_ID/accounts
-`, n, co.RequestUntil.UTC().Format(time.RFC3339), base, co.ID, co.ClientID, co.ClientSecret, co.RequestToken, erpID)
+`)
+	}
 }

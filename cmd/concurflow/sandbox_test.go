@@ -26,19 +26,29 @@ func TestSandboxVerbSeedsAndServesUntilCancelled(t *testing.T) {
 
 	vars := map[string][]string{}
 	sc := bufio.NewScanner(pr)
-	for sc.Scan() && len(vars["ERP_ID"]) < 2 {
+	for len(vars["ERP_ID_2"]) < 1 && sc.Scan() {
 		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "="); ok && strings.HasPrefix(sc.Text(), "export ") {
 			vars[k] = append(vars[k], v)
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if len(vars["COMPANY_ID"]) != 2 || len(vars["CLIENT_SECRET"]) != 2 {
+	// One partner app for both companies; the first company also under the
+	// unsuffixed names pipelines and docs read.
+	for k, n := range map[string]int{"CONCUR_URL": 1, "CLIENT_ID": 1, "CLIENT_SECRET": 1, "COMPANY_ID": 1, "REQUEST_TOKEN": 1, "ERP_ID": 1,
+		"COMPANY_ID_1": 1, "REQUEST_TOKEN_1": 1, "ERP_ID_1": 1, "COMPANY_ID_2": 1, "REQUEST_TOKEN_2": 1} {
+		if len(vars[k]) != n {
+			cancel()
+			t.Fatalf("%s printed %d times, want %d: %v", k, len(vars[k]), n, vars)
+		}
+	}
+	if vars["COMPANY_ID"][0] != vars["COMPANY_ID_1"][0] || vars["ERP_ID"][0] != vars["ERP_ID_1"][0] || vars["COMPANY_ID_1"][0] == vars["COMPANY_ID_2"][0] {
 		cancel()
 		t.Fatalf("printed credentials %v", vars)
 	}
-	resp, err := http.PostForm(vars["CONCUR_URL"][1]+"/oauth2/v0/token", url.Values{
-		"client_id": {vars["CLIENT_ID"][1]}, "client_secret": {vars["CLIENT_SECRET"][1]}, "grant_type": {"password"},
-		"username": {vars["COMPANY_ID"][1]}, "password": {vars["REQUEST_TOKEN"][1]}, "credtype": {"authtoken"},
+	// The second company's token, through the shared app.
+	resp, err := http.PostForm(vars["CONCUR_URL"][0]+"/oauth2/v0/token", url.Values{
+		"client_id": {vars["CLIENT_ID"][0]}, "client_secret": {vars["CLIENT_SECRET"][0]}, "grant_type": {"password"},
+		"username": {vars["COMPANY_ID_2"][0]}, "password": {vars["REQUEST_TOKEN_2"][0]}, "credtype": {"authtoken"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +58,7 @@ func TestSandboxVerbSeedsAndServesUntilCancelled(t *testing.T) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&tok)
 	resp.Body.Close()
-	req, _ := http.NewRequest(http.MethodGet, vars["CONCUR_URL"][1]+"/accountingintegration/v4/companies/"+vars["COMPANY_ID"][1]+"/erps/"+vars["ERP_ID"][1]+"/accounts", nil)
+	req, _ := http.NewRequest(http.MethodGet, vars["CONCUR_URL"][0]+"/accountingintegration/v4/companies/"+vars["COMPANY_ID_2"][0]+"/erps/"+vars["ERP_ID_2"][0]+"/accounts", nil)
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
