@@ -367,3 +367,65 @@ func TestInputSnapshotOfCompactedTopic(t *testing.T) {
 		t.Errorf("committed %v, want 16", off)
 	}
 }
+
+// At most checkpoint_limit messages of a partition are out unacknowledged;
+// acknowledging frees room for more, in order.
+func TestInputCheckpointLimitBoundsInFlight(t *testing.T) {
+	c, _ := clusterWithRecords(t, "limit", 1, 50)
+	conf, err := inputSpec().ParseYAML(fmt.Sprintf(`
+addresses: [ %q ]
+topics: [ limit ]
+consumer_group: g-limit
+checkpoint_limit: 5
+fetch_max_wait: 50ms
+heartbeat_interval: 100ms
+`, c.ListenAddrs()[0]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInput(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = in.Close(context.Background()) }()
+
+	read := func(timeout time.Duration) (service.MessageBatch, service.AckFunc, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return in.ReadBatch(ctx)
+	}
+	var acks []service.AckFunc
+	var offsets []int64
+	for len(offsets) < 5 {
+		b, ack, err := read(20 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(offsets), err)
+		}
+		for _, m := range b {
+			o, _ := m.MetaGetMut("kafka_offset")
+			offsets = append(offsets, o.(int64))
+		}
+		acks = append(acks, ack)
+	}
+	if len(offsets) != 5 {
+		t.Fatalf("%d messages out, limit is 5", len(offsets))
+	}
+	if _, _, err := read(500 * time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read past the checkpoint limit: %v", err)
+	}
+	for _, ack := range acks {
+		if err := ack(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _, err := read(20 * time.Second)
+	if err != nil {
+		t.Fatalf("no more messages after acknowledging: %v", err)
+	}
+	if o, _ := b[0].MetaGetMut("kafka_offset"); o.(int64) != 5 || len(b) > 5 {
+		t.Fatalf("after acknowledging got %d messages from offset %v, want at most 5 from offset 5", len(b), o)
+	}
+}

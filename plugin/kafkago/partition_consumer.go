@@ -198,6 +198,11 @@ func (p *partitionConsumer) consume(ctx context.Context, conn *kafka.Conn, next 
 				cfg.MaxWait = max(min(cfg.MaxWait, d), time.Millisecond)
 			}
 		}
+		// The connection keeps its own position, which runs ahead of *next
+		// when a flush could not hand messages out and rewound *next.
+		if _, err := conn.Seek(*next, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+			return progressed, fmt.Errorf("seeking to %d: %w", *next, err)
+		}
 		_ = conn.SetReadDeadline(time.Now().Add(cfg.MaxWait + p.in.cfg.conn.timeout))
 		batch := conn.ReadBatchWith(cfg)
 		hwm := batch.HighWaterMark()
@@ -300,6 +305,9 @@ func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 		}
 		if p.pendingN > 0 {
 			if err := p.flush(ctx, next); err != nil {
+				if ctx.Err() == nil {
+					p.in.log.Errorf("%v; reading again from offset %d", err, *next)
+				}
 				return false
 			}
 			continue
