@@ -3,6 +3,8 @@ package concur
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/concurflow/concurflow/concur/ess"
 )
 
 // AccountType is the type of an ERP account (see AccountType on the Schema page).
@@ -201,10 +203,10 @@ type ProcessingStatus string
 
 // Processing statuses listed on the Schema page.
 const (
-	StatusProcessing ProcessingStatus = "PROCESSING"
-	StatusSuccess    ProcessingStatus = "SUCCESS"
-	StatusPartial    ProcessingStatus = "PARTIAL"
-	StatusError      ProcessingStatus = "ERROR"
+	StatusProcessing ProcessingStatus = ess.StatusProcessing
+	StatusSuccess    ProcessingStatus = ess.StatusSuccess
+	StatusPartial    ProcessingStatus = ess.StatusPartial
+	StatusError      ProcessingStatus = ess.StatusError
 )
 
 // Final reports whether the status is final (anything but PROCESSING).
@@ -216,7 +218,10 @@ func (s ProcessingStatus) Final() bool {
 // endpoint (see RequestStatus on the Schema page). The pages show the links
 // both as links and _links; both are read, links is written.
 // CorrelationID is the Concur-Correlationid header of the response that
-// carried it, kept for logs.
+// carried it, kept for logs. It is not ess.RequestStatus, the facts of a
+// data.statusUpdated event: that one has only _links (an object keyed by
+// relation) and no company or ERP id, while this one reads both link forms
+// of the API answers into Links.
 type RequestStatus struct {
 	RequestID     string           `json:"requestId"`
 	Status        ProcessingStatus `json:"status"`
@@ -251,9 +256,9 @@ type ObjectTypeName string
 // there: the docs are silent on how tax data processing errors are labelled,
 // so this package uses TAX_DATA.
 const (
-	ObjectTypeAccount ObjectTypeName = "ACCOUNT"
-	ObjectTypeVendor  ObjectTypeName = "VENDOR"
-	ObjectTypeList    ObjectTypeName = "LIST"
+	ObjectTypeAccount ObjectTypeName = ess.ObjectAccount
+	ObjectTypeVendor  ObjectTypeName = ess.ObjectVendor
+	ObjectTypeList    ObjectTypeName = ess.ObjectList
 	ObjectTypeTaxData ObjectTypeName = "TAX_DATA"
 )
 
@@ -442,12 +447,10 @@ const (
 )
 
 // ListMapping maps an ERP list to a Concur list (see ListMapping on the
-// Schema page).
-type ListMapping struct {
-	ErpListID     string         `json:"erpListId,omitempty"`
-	ConcurListID  string         `json:"concurListId,omitempty"`
-	FieldMappings []FieldMapping `json:"fieldMappings,omitempty"`
-}
+// Schema page). It is the type the Events page's listMapping.created and
+// listMapping.deleted facts carry, so it is ess.ListMapping itself: ids are
+// always written, fieldMappings only when present.
+type ListMapping = ess.ListMapping
 
 // Form type codes listed on the Schema page.
 const (
@@ -463,24 +466,16 @@ const (
 )
 
 // FieldMapping lists the forms and fields where an ERP list is used (see
-// FieldMapping on the Schema page).
-type FieldMapping struct {
-	FormTypeCode   string          `json:"formTypeCode,omitempty"`
-	Fields         []Field         `json:"fields,omitempty"`
-	ConnectedLists []ConnectedList `json:"connectedLists,omitempty"`
-}
+// FieldMapping on the Schema page); the same type as ess.FieldMapping.
+type FieldMapping = ess.FieldMapping
 
 // ConnectedList is a connected list mapped to an ERP list (see ConnectedList
-// on the Schema page).
-type ConnectedList struct {
-	Fields []Field `json:"fields,omitempty"`
-}
+// on the Schema page); the same type as ess.ConnectedList.
+type ConnectedList = ess.ConnectedList
 
-// Field is a Concur field that uses an ERP list (see Field on the Schema page).
-type Field struct {
-	AlternateFieldID string `json:"alternateFieldId,omitempty"`
-	Level            int    `json:"level"`
-}
+// Field is a Concur field that uses an ERP list (see Field on the Schema
+// page); the same type as ess.Field.
+type Field = ess.Field
 
 // BillableField is the field configured as Billable (see BillableField on the
 // Schema page).

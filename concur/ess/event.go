@@ -135,7 +135,10 @@ func (e *Event) FactsDataIsString() bool {
 	return len(raw) > 0 && raw[0] == '"' && !bytes.Equal(e.FactsData(), raw)
 }
 
-// Link is one hypermedia link in a request status.
+// Link is one hypermedia link in a request status. package concur has its
+// own Link and Links: the API answers show links both as an object keyed by
+// relation and as an array of {rel, href}, which concur reads into one list;
+// event facts only ever carry the keyed object this package decodes.
 type Link struct {
 	Href string `json:"href"`
 }
@@ -157,7 +160,10 @@ const (
 )
 
 // ListMapping maps an ERP list to a SAP Concur list (ListMapping on the
-// Schema page); listMapping.deleted events carry only the two ids.
+// Schema page); listMapping.deleted events carry only the two ids. It and
+// FieldMapping, ConnectedList and Field are also package concur's types of
+// the Mappings API (type aliases there), since the Events page defines the
+// facts as the Schema page's ListMapping.
 type ListMapping struct {
 	ErpListID     string         `json:"erpListId"`
 	ConcurListID  string         `json:"concurListId"`
