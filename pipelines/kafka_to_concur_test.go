@@ -92,6 +92,7 @@ func TestKafkaToConcur(t *testing.T) {
 	}
 
 	env := harness.PipelineEnv(sb.URL(), strings.Join(brokers, ","), filepath.Join(t.TempDir(), "tokens"), cos)
+	env["KAFKA_BATCH_COUNT"] = "250" // several batches per partition
 	dlqPath := filepath.Join(t.TempDir(), "dlq.ndjson")
 	env["DLQ_PATH"] = dlqPath
 	var logs lockedBuffer

@@ -8,8 +8,9 @@ import (
 )
 
 // PipelineEnv returns the environment variables pipelines/kafka_to_concur.yaml
-// reads, for a sandbox at url, the companies (at most five) and the brokers.
-// tokenStore is the refresh-token directory.
+// reads, for a sandbox at url, the companies (at most five, connected to the
+// first one's partner app) and the brokers. tokenStore is the refresh-token
+// directory.
 func PipelineEnv(url, brokers, tokenStore string, cos []Company) map[string]string {
 	env := map[string]string{
 		"KAFKA_BROKERS":         brokers,
@@ -19,42 +20,59 @@ func PipelineEnv(url, brokers, tokenStore string, cos []Company) map[string]stri
 		"HTTP_ENABLED":          "false",
 	}
 	for i, co := range cos {
-		p := fmt.Sprintf("CONCUR_COMPANY_%d_", i+1)
-		env[p+"ID"] = co.ID
-		env[p+"CLIENT_ID"] = co.ClientID
-		env[p+"CLIENT_SECRET"] = co.ClientSecret
-		env[p+"REQUEST_TOKEN"] = co.RequestToken
+		if i == 0 {
+			env["CLIENT_ID"], env["CLIENT_SECRET"] = co.ClientID, co.ClientSecret
+		}
+		env[fmt.Sprintf("COMPANY_ID_%d", i+1)] = co.ID
+		env[fmt.Sprintf("REQUEST_TOKEN_%d", i+1)] = co.RequestToken
 	}
 	return env
 }
 
 // ParseSandboxOutput reads the output of `concurflow sandbox --seed n` until
 // it has printed n companies, and returns the sandbox URL and the companies.
-// It stops reading there; the caller keeps draining r if the process goes
-// on writing.
+// Credentials printed before the first "# company" block (the partner app)
+// apply to every company; keys may carry the company's number as a suffix
+// (COMPANY_ID_2). It stops reading after the n-th company's ERP_ID.
 func ParseSandboxOutput(r io.Reader, n int) (url string, cos []Company, err error) {
 	sc := bufio.NewScanner(r)
-	var cur *Company
+	var app Company
+	cur := -1
 	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if !ok || !strings.HasPrefix(sc.Text(), "export ") {
+		line := sc.Text()
+		if strings.HasPrefix(line, "# company ") {
+			cur++
+			c := app
+			c.ID, c.ERPID, c.RequestToken = "", "", ""
+			cos = append(cos, c)
 			continue
+		}
+		kv, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if i := strings.LastIndexByte(k, '_'); i > 0 && strings.Trim(k[i+1:], "0123456789") == "" {
+			k = k[:i]
+		}
+		dst := &app
+		if cur >= 0 {
+			dst = &cos[cur]
 		}
 		switch k {
 		case "CONCUR_URL":
 			url = v
 		case "COMPANY_ID":
-			cos = append(cos, Company{ID: v})
-			cur = &cos[len(cos)-1]
+			dst.ID = v
 		case "CLIENT_ID":
-			cur.ClientID = v
+			dst.ClientID = v
 		case "CLIENT_SECRET":
-			cur.ClientSecret = v
+			dst.ClientSecret = v
 		case "REQUEST_TOKEN":
-			cur.RequestToken = v
+			dst.RequestToken = v
 		case "ERP_ID":
-			cur.ERPID = v
-			if len(cos) == n {
+			dst.ERPID = v
+			if cur == n-1 {
 				return url, cos, nil
 			}
 		}

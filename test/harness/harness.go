@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -121,7 +122,7 @@ func Record(topic string, c Change) *kgo.Record {
 
 // Produce writes the changes to topic in order, hashing keys to partitions.
 func Produce(ctx context.Context, brokers []string, topic string, changes []Change, extra ...*kgo.Record) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.AllowAutoTopicCreation())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(20*time.Millisecond), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		return fmt.Errorf("creating producer: %w", err)
 	}

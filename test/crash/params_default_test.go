@@ -1,0 +1,23 @@
+//go:build !crash
+
+package crash
+
+import "time"
+
+// params of the default run: small enough for CI.
+var params = struct {
+	records      int
+	batch        int // records per Kafka batch
+	kills        int
+	minUp, maxUp time.Duration
+	outage       time.Duration
+	timeout      time.Duration
+}{
+	records: 5000,
+	batch:   250,
+	kills:   3,
+	minUp:   700 * time.Millisecond,
+	maxUp:   3 * time.Second,
+	outage:  5 * time.Second,
+	timeout: 3 * time.Minute,
+}
