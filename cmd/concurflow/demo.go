@@ -134,11 +134,13 @@ type demoRun struct {
 }
 
 func runDemo(ctx context.Context, data, out string, s streams) (err error) {
+	outNote := ""
 	if out == "" {
 		if out, err = os.MkdirTemp("", "concurflow-demo-"); err != nil {
 			return fmt.Errorf("creating the work folder: %w", err)
 		}
 		defer os.RemoveAll(out)
+		outNote = " (removed at exit; keep it with --" + flagDemoOut + ")"
 	}
 	data, err = filepath.Abs(data)
 	if err != nil {
@@ -159,7 +161,7 @@ func runDemo(ctx context.Context, data, out string, s streams) (err error) {
 		return err
 	}
 	fmt.Fprintf(s.out, "concurflow demo: ERP exports → Concur (sandbox %s) → events\n", d.srv.URL())
-	fmt.Fprintf(s.out, "  company %s, ERP %s\n  exports %s\n  output  %s\n\n", d.co.ID, d.erpID, data, out)
+	fmt.Fprintf(s.out, "  company %s, ERP %s\n  exports %s\n  output  %s%s\n\n", d.co.ID, d.erpID, data, out, outNote)
 
 	for _, name := range []string{demoEventsPipeline, demoRejectedPipeline} {
 		stop, err := d.startEvents(ctx, name)
@@ -274,8 +276,15 @@ func (d *demoRun) startEvents(ctx context.Context, name string) (stop func() err
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		serr := s.Stop(sctx)
-		if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) && serr == nil {
-			serr = rerr
+		select {
+		case rerr := <-done:
+			if rerr != nil && !errors.Is(rerr, context.Canceled) && serr == nil {
+				serr = rerr
+			}
+		case <-sctx.Done():
+			if serr == nil {
+				serr = sctx.Err()
+			}
 		}
 		if serr != nil {
 			return fmt.Errorf("stopping pipeline %s: %w", name, serr)
