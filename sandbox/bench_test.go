@@ -58,3 +58,25 @@ func BenchmarkPatchIngest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPasswordGrant measures token exchanges per second against one
+// partner app connected to 1000 companies, each iteration a password grant
+// for the next company.
+func BenchmarkPasswordGrant(b *testing.B) {
+	srv := newServer(b)
+	e := &env{t: b, srv: srv}
+	cos := make([]sandbox.Company, 1000)
+	for i := range cos {
+		co, err := srv.SeedCompany()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cos[i] = co
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if status, tb := e.tokenRequest(passwordForm(cos[i%len(cos)])); status != http.StatusOK {
+			b.Fatalf("password grant: %d %+v", status, tb)
+		}
+	}
+}
