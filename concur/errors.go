@@ -143,12 +143,15 @@ func isRateLimitMessage(m ErrorMessage) bool {
 
 // IsRetryable reports whether sending the same request again may succeed:
 // rate limits, 5xx answers, token endpoint 5xx answers and connection-level
-// failures (resets, refused connections, timeouts of the transport, bodies
-// cut short). Cancellation or expiry of the caller's context is not
-// retryable, nor is any other 4xx answer.
+// failures (resets, refused connections, timed-out HTTP requests, bodies
+// cut short). Cancellation of the caller's context, or its expiry outside
+// an HTTP request, is not retryable, nor is any other 4xx answer.
 func IsRetryable(err error) bool {
 	if err == nil {
 		return false
+	}
+	if isClientTimeout(err) {
+		return true
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
@@ -177,6 +180,17 @@ func IsRetryable(err error) bool {
 	}
 	var netErr net.Error
 	return errors.As(err, &netErr)
+}
+
+// isClientTimeout reports whether err is an HTTP request that timed out in
+// the transport. An http.Client's own Timeout surfaces sometimes as a
+// timeout error, sometimes as a *url.Error holding context.DeadlineExceeded
+// itself, so it cannot be told from a caller's deadline; callers end their
+// retry loops on their context anyway, so a request that timed out is
+// retryable. Cancellation is not.
+func isClientTimeout(err error) bool {
+	var urlErr *url.Error
+	return errors.As(err, &urlErr) && urlErr.Timeout() && !errors.Is(err, context.Canceled)
 }
 
 // RetryAfter returns the Retry-After delay carried by err, or 0.
