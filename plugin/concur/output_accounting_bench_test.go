@@ -52,7 +52,7 @@ func (e *acctEnv) staticOutput(url, extra string) string {
 // (one PATCH per second of at most 4 MB, so 4,000,000 bytes/s) the output
 // uses with a backlog of ~150-byte accounts larger than the window can
 // take, against the sandbox enforcing one PATCH per second. The window defaults to 10 s; set
-// ACCT_QUOTA_SECONDS=60 for a longer run, ACCT_QUOTA_MARGIN=0s (any
+// ACCT_QUOTA_SECONDS=60 for a longer run, ACCT_BENCH_MARGIN=0s (any
 // duration) to replace the default rate_limit_margin. Run with -benchtime=1x.
 func BenchmarkAccountingQuota(b *testing.B) {
 	window := 10 * time.Second
@@ -73,7 +73,7 @@ func BenchmarkAccountingQuota(b *testing.B) {
 		// bodies; rate limit and margin are the defaults.
 		path, _ := acctNDJSON(b, int(window.Seconds())*32_000)
 		extra := ""
-		if m := os.Getenv("ACCT_QUOTA_MARGIN"); m != "" {
+		if m := os.Getenv("ACCT_BENCH_MARGIN"); m != "" {
 			extra = "rate_limit_margin: " + m
 		}
 		builder := service.NewStreamBuilder()
@@ -391,8 +391,9 @@ func (e *acctEnv) baselineOutput(b *testing.B) string {
 // 100 companies comes to each company's documented one write per second,
 // against the sandbox enforcing it: a generate input spreads ~150-byte
 // accounts evenly over the companies (30,000 records/s in all), the output
-// runs with rate_limit 1 and its default margin and batching. The window
-// defaults to 15 s (ACCT_COMPANIES_SECONDS overrides it). Run with
+// runs with rate_limit 1 and its default margin (ACCT_BENCH_MARGIN
+// overrides it) and batching. The window defaults to 15 s
+// (ACCT_COMPANIES_SECONDS overrides it). Run with
 // -benchtime=1x.
 func BenchmarkAccounting100Companies(b *testing.B) {
 	const companies = 100
@@ -408,7 +409,11 @@ func BenchmarkAccounting100Companies(b *testing.B) {
 		}
 		coList, _ := json.Marshal(ids)
 		erpList, _ := json.Marshal(e.erps)
-		output := e.output("rate_limit: 1\nbatching: { byte_size: 3900000, period: 1s }")
+		extra := "rate_limit: 1\nbatching: { byte_size: 3900000, period: 1s }"
+		if m := os.Getenv("ACCT_BENCH_MARGIN"); m != "" {
+			extra += "\nrate_limit_margin: " + m
+		}
+		output := e.output(extra)
 		yaml := fmt.Sprintf(`
 input:
   generate:
