@@ -1,19 +1,14 @@
 package pipelines_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -95,12 +90,12 @@ func TestKafkaToConcur(t *testing.T) {
 	env["KAFKA_BATCH_COUNT"] = "250" // several batches per partition
 	dlqPath := filepath.Join(t.TempDir(), "dlq.ndjson")
 	env["DLQ_PATH"] = dlqPath
-	var logs lockedBuffer
-	stop := runPipeline(t, env, &logs)
+	var logs harness.LockedBuffer
+	stop := harness.RunPipeline(t, "kafka_to_concur.yaml", env, &logs)
 
 	admin := harness.Admin{URL: sb.URL()}
 	want := harness.Expected(cos, changes)
-	waitFor(ctx, t, "final state", func() error {
+	harness.WaitFor(ctx, t, "final state", func() error {
 		if err := admin.CheckState(ctx, want); err != nil {
 			return err
 		}
@@ -111,7 +106,7 @@ func TestKafkaToConcur(t *testing.T) {
 		return err
 	})
 	var dead []harness.DeadLetter
-	waitFor(ctx, t, "the DLQ", func() error {
+	harness.WaitFor(ctx, t, "the DLQ", func() error {
 		var err error
 		dead, err = harness.ReadDLQ(dlqPath)
 		if err == nil && len(dead) < len(bad) {
@@ -157,60 +152,6 @@ func TestKafkaToConcur(t *testing.T) {
 	}
 }
 
-// runPipeline starts pipelines/kafka_to_concur.yaml with env as its
-// environment and logs into w, and returns a function stopping it.
-func runPipeline(t *testing.T, env map[string]string, w *lockedBuffer) (stop func()) {
-	t.Helper()
-	yaml, err := os.ReadFile("kafka_to_concur.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := service.NewStreamBuilder()
-	b.SetEnvVarLookupFunc(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err := b.SetYAML(string(yaml)); err != nil {
-		t.Fatal(err)
-	}
-	b.SetLogger(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	stream, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := stream.Stop(ctx); err != nil {
-				t.Errorf("stopping the pipeline: %v", err)
-			}
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("pipeline ended with %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// waitFor polls check until it returns nil, failing the test with its last
-// error when ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, check func() error) {
-	t.Helper()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, err)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 func header(r *kgo.Record, key string) string {
 	for _, h := range r.Headers {
 		if h.Key == key {
@@ -220,20 +161,3 @@ func header(r *kgo.Record, key string) string {
 	return ""
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

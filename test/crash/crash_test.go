@@ -246,6 +246,7 @@ func seed(t *testing.T) uint64 {
 // with SIGKILL at random moments, restarting it each time, and finally lets
 // it finish.
 func TestKillNine(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), params.timeout)
 	defer cancel()
@@ -305,6 +306,7 @@ func TestKillNine(t *testing.T) {
 // TestAPIUnreachable takes the API away for params.outage in the middle of
 // a run: the pipeline must keep running, wait, and finish by itself.
 func TestAPIUnreachable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), params.timeout)
 	defer cancel()

@@ -13,7 +13,7 @@ var params = struct {
 	outage       time.Duration
 	timeout      time.Duration
 }{
-	records: 5000,
+	records: 3000,
 	batch:   250,
 	kills:   3,
 	minUp:   700 * time.Millisecond,
