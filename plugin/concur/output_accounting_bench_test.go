@@ -76,26 +76,10 @@ func BenchmarkAccountingQuota(b *testing.B) {
 		if m := os.Getenv("ACCT_BENCH_MARGIN"); m != "" {
 			extra = "rate_limit_margin: " + m
 		}
-		builder := service.NewStreamBuilder()
 		yaml := fmt.Sprintf(acctInputWhole, path) + "\n" + e.staticOutput(e.sb.URL(), extra) + `
 logger:
   level: ` + acctLogLevel() + "\n"
-		if err := builder.SetYAML(yaml); err != nil {
-			b.Fatal(err)
-		}
-		stream, err := builder.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		runDone := make(chan error, 1)
-		start := time.Now()
-		go func() { runDone <- stream.Run(context.Background()) }()
-		time.Sleep(window)
-		end := time.Now()
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_ = stream.Stop(stopCtx)
-		stopCancel()
-		<-runDone
+		start, end := acctRunFor(b, yaml, window)
 
 		reqs, err := e.sb.Requests(co.ID, erp)
 		if err != nil {
@@ -430,23 +414,7 @@ output:
 logger:
   level: %s
 `, companies, coList, erpList, strings.ReplaceAll(strings.TrimSpace(output), "\n", "\n  "), acctLogLevel())
-		builder := service.NewStreamBuilder()
-		if err := builder.SetYAML(yaml); err != nil {
-			b.Fatal(err)
-		}
-		stream, err := builder.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		runDone := make(chan error, 1)
-		start := time.Now()
-		go func() { runDone <- stream.Run(context.Background()) }()
-		time.Sleep(window)
-		end := time.Now()
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_ = stream.Stop(stopCtx)
-		stopCancel()
-		<-runDone
+		start, end := acctRunFor(b, yaml, window)
 
 		var total int
 		var steady float64
@@ -485,4 +453,27 @@ logger:
 		b.ReportMetric(float64(limited), "429s")
 		e.sb.Close()
 	}
+}
+
+// acctRunFor runs a stream of yaml for window, stops it and returns when the
+// window started and ended.
+func acctRunFor(b *testing.B, yaml string, window time.Duration) (start, end time.Time) {
+	builder := service.NewStreamBuilder()
+	if err := builder.SetYAML(yaml); err != nil {
+		b.Fatal(err)
+	}
+	stream, err := builder.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	start = time.Now()
+	go func() { runDone <- stream.Run(context.Background()) }()
+	time.Sleep(window)
+	end = time.Now()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stopCancel()
+	_ = stream.Stop(stopCtx)
+	<-runDone
+	return start, end
 }
