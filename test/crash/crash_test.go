@@ -315,7 +315,7 @@ func TestAPIUnreachable(t *testing.T) {
 	if err := harness.Produce(ctx, e.brokers, topic, changes); err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := harness.NewProxy(e.sandbox)
+	proxy, err := harness.NewProxy(e.sandbox, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

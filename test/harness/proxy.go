@@ -18,8 +18,9 @@ import (
 // same port. Token responses name the proxy as the geolocation, so the
 // client's API calls go through it too.
 type Proxy struct {
-	target *url.URL
-	addr   string
+	target  *url.URL
+	addr    string
+	onToken func(body []byte)
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -27,13 +28,14 @@ type Proxy struct {
 	end chan struct{}
 }
 
-// NewProxy starts a proxy to target on a free loopback port.
-func NewProxy(target string) (*Proxy, error) {
+// NewProxy starts a proxy to target on a free loopback port. onToken, when
+// not nil, is given every token endpoint answer (as the sandbox sent it).
+func NewProxy(target string, onToken func(body []byte)) (*Proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, fmt.Errorf("proxy target: %w", err)
 	}
-	p := &Proxy{target: u, addr: "127.0.0.1:0"}
+	p := &Proxy{target: u, addr: "127.0.0.1:0", onToken: onToken}
 	if err := p.Up(); err != nil {
 		return nil, err
 	}
@@ -93,6 +95,9 @@ func (p *Proxy) rewriteGeolocation(resp *http.Response) error {
 	resp.Body.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
+	}
+	if p.onToken != nil {
+		p.onToken(body)
 	}
 	body = bytes.ReplaceAll(body, []byte(`"`+p.target.String()+`"`), []byte(`"`+p.URL()+`"`))
 	resp.Body = io.NopCloser(bytes.NewReader(body))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -19,6 +20,13 @@ import (
 // must be registered by the caller's imports.
 func RunPipeline(t testing.TB, path string, env map[string]string, logs *LockedBuffer) (stop func()) {
 	t.Helper()
+	return RunPipelineMux(t, path, env, logs, nil)
+}
+
+// RunPipelineMux is RunPipeline with the stream's HTTP endpoints (metrics,
+// health) registered on mux instead of a server of their own.
+func RunPipelineMux(t testing.TB, path string, env map[string]string, logs *LockedBuffer, mux *http.ServeMux) (stop func()) {
+	t.Helper()
 	yaml, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +35,9 @@ func RunPipeline(t testing.TB, path string, env map[string]string, logs *LockedB
 	b.SetEnvVarLookupFunc(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err := b.SetYAML(string(yaml)); err != nil {
 		t.Fatal(err)
+	}
+	if mux != nil {
+		b.SetHTTPMux(mux)
 	}
 	b.SetLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	stream, err := b.Build()
