@@ -160,4 +160,3 @@ func header(r *kgo.Record, key string) string {
 	}
 	return ""
 }
-
