@@ -176,15 +176,59 @@ func (e *env) pipelineEnv(apiURL string) map[string]string {
 	return m
 }
 
-// runPipeline starts `concurflow run kafka_to_concur.yaml`; the caller
-// kills or stops the process.
-func (e *env) runPipeline(env map[string]string) (*exec.Cmd, string) {
+// proc is a started process whose exit is awaited exactly once.
+type proc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the exit.
+func (p *proc) kill() {
+	if !p.exited() {
+		_ = p.cmd.Process.Kill()
+	}
+	<-p.done
+}
+
+// stop sends SIGTERM and waits for the exit, killing after ten seconds.
+func (p *proc) stop() {
+	if !p.exited() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.kill()
+	}
+}
+
+// runPipeline starts `concurflow run kafka_to_concur.yaml`; it is killed
+// when the test ends if still running.
+func (e *env) runPipeline(env map[string]string) *proc {
 	e.t.Helper()
 	cmd, out := e.command("pipeline", e.bin, env, "run", e.pipeline)
 	if err := cmd.Start(); err != nil {
 		e.t.Fatalf("starting the pipeline: %v", err)
 	}
-	return cmd, out
+	p := &proc{cmd: cmd, log: out, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.err = cmd.Wait()
+	}()
+	e.t.Cleanup(p.kill)
+	return p
 }
 
 // finished reports nil once the sandbox holds want and the group committed
@@ -203,20 +247,28 @@ func (e *env) finished(ctx context.Context, admin harness.Admin, want map[harnes
 // waitFinished polls finished until it passes, failing the test with the
 // last state and the pipeline's log tail at the deadline. The pipeline
 // must keep running meanwhile.
-func (e *env) waitFinished(ctx context.Context, admin harness.Admin, want map[harness.Target]map[string]string, cmd *exec.Cmd, log string) {
+func (e *env) waitFinished(ctx context.Context, admin harness.Admin, want map[harness.Target]map[string]string, p *proc) {
 	e.t.Helper()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	for {
 		err := e.finished(ctx, admin, want)
 		if err == nil {
 			return
 		}
 		select {
-		case werr := <-exited:
-			e.t.Fatalf("the pipeline exited (%v) before finishing: %v\n%s", werr, err, tail(log))
+		case <-p.done:
+			e.t.Fatalf("the pipeline exited (%v) before finishing: %v\n%s", p.err, err, tail(p.log))
 		case <-ctx.Done():
-			e.t.Fatalf("not finished: %v\n%s", err, tail(log))
+			// A goroutine dump of the stuck pipeline, kept after the test.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+			keep := filepath.Join(os.TempDir(), fmt.Sprintf("concurflow-crash-%d.log", time.Now().UnixNano()))
+			if b, rerr := os.ReadFile(p.log); rerr == nil {
+				_ = os.WriteFile(keep, b, 0o644)
+			}
+			e.t.Fatalf("not finished: %v\nfull pipeline log with goroutine dump: %s\n%s", err, keep, tail(p.log))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -264,22 +316,19 @@ func TestKillNine(t *testing.T) {
 
 	start := time.Now()
 	for k := range params.kills {
-		cmd, log := e.runPipeline(env)
+		p := e.runPipeline(env)
 		d := params.minUp + time.Duration(rng.Int64N(int64(params.maxUp-params.minUp)))
 		time.Sleep(d)
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
+		p.kill()
 		lag, end, _ := harness.GroupLag(ctx, e.brokers, group, topic)
 		t.Logf("kill %d after %v: committed %d of %d offsets", k+1, d.Round(time.Millisecond), end-lag, end)
 		if lag == 0 && k+1 < params.kills {
-			t.Logf("  (all committed before kill %d; log: %s)", k+1, log)
+			t.Logf("  (all committed before kill %d; log: %s)", k+1, p.log)
 		}
 	}
-	cmd, log := e.runPipeline(env)
-	e.waitFinished(ctx, admin, want, cmd, log)
-	stop(cmd)
+	p := e.runPipeline(env)
+	e.waitFinished(ctx, admin, want, p)
+	p.stop()
 	elapsed := time.Since(start)
 
 	if err := admin.WaitIdle(ctx, e.cos); err != nil {
@@ -323,8 +372,7 @@ func TestAPIUnreachable(t *testing.T) {
 	admin := harness.Admin{URL: e.sandbox}
 	want := harness.Expected(e.cos, changes)
 
-	cmd, log := e.runPipeline(e.pipelineEnv(proxy.URL()))
-	defer stop(cmd)
+	p := e.runPipeline(e.pipelineEnv(proxy.URL()))
 	// Wait for some progress, then cut the API off.
 	for {
 		lag, end, err := harness.GroupLag(ctx, e.brokers, group, topic)
@@ -341,15 +389,16 @@ func TestAPIUnreachable(t *testing.T) {
 	lagBefore, _, _ := harness.GroupLag(ctx, e.brokers, group, topic)
 	time.Sleep(params.outage)
 	lagAfter, end, _ := harness.GroupLag(ctx, e.brokers, group, topic)
-	if cmd.ProcessState != nil {
-		t.Fatalf("the pipeline exited during the outage:\n%s", tail(log))
+	if p.exited() {
+		t.Fatalf("the pipeline exited during the outage:\n%s", tail(p.log))
 	}
 	t.Logf("after %v without the API: lag %d → %d of %d", params.outage, lagBefore, lagAfter, end)
 	if err := proxy.Up(); err != nil {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	e.waitFinished(ctx, admin, want, cmd, log)
+	e.waitFinished(ctx, admin, want, p)
+	p.stop()
 	t.Logf("RESULT outage: %d records, API unreachable %v, finished %v after it came back", len(changes), params.outage, time.Since(back).Round(time.Second))
 	if _, err := admin.CheckAppliedOnce(ctx, e.cos); err != nil {
 		t.Fatal(err)
