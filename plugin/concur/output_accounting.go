@@ -113,7 +113,9 @@ same group in the batch are not sent, so that records never overtake each other.
 failed, invalid), `+"`concur_accounting_requests`"+` (labels object, status: the
 HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 `+"`concur_accounting_request_latency_ns`"+`, `+"`concur_accounting_rate_limit_wait_ns`"+`,
-`+"`concur_accounting_already_applied`"+` (412 answers), plus the auth metrics
+`+"`concur_accounting_already_applied`"+` (412 answers),
+`+"`concur_accounting_schema_rejected`"+` (label object: records that failed
+`+"`"+acctFieldValidate+"`"+`, also counted as invalid), plus the auth metrics
 `+"`concur_token_refreshes`"+` and `+"`concur_refresh_token_expiry_seconds`"+` (label
 company). Logs carry the request id and the correlation id.
 
@@ -169,6 +171,7 @@ company). Logs carry the request id and the correlation id.
 				Description("Make the run's first request for each company, ERP and object carry `deleteAll: true` (a PUT for tax data), and send nothing more for that object until it finished: the stream then holds the complete data set.").
 				Default(false).
 				Example(true),
+			acctValidateFieldSpec(),
 			service.NewIntField(acctFieldMaxRetries).
 				Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
 				Default(10).
@@ -295,6 +298,7 @@ type accountingOutput struct {
 	taxReplace   bool
 	fullSync     bool
 	retry        acctRetry
+	validator    *acctValidator // nil with validate: false
 
 	log     *service.Logger
 	metrics acctMetrics
@@ -356,6 +360,11 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	o.taxReplace = mode == acctTaxReplace
 	if o.fullSync, err = conf.FieldBool(acctFieldFullSync); err != nil {
 		return nil, err
+	}
+	if validate, err := conf.FieldBool(acctFieldValidate); err != nil {
+		return nil, err
+	} else if validate {
+		o.validator = newAcctValidator(mgr.Metrics())
 	}
 	if o.retry.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
 		return nil, err
@@ -560,6 +569,12 @@ func (o *accountingOutput) writeGroup(ctx context.Context, batch service.Message
 		}
 		del, _ := batch[i].MetaGet(acctMetaDelete)
 		inputs[j] = concurapi.PackInput{Raw: raw, Delete: del == "true"}
+		if err := o.validator.check(obj, i, inputs[j], packer); err != nil {
+			fails.fail(i, err)
+			o.metrics.records.Incr(1, objLabel, "invalid")
+			unreadable[j] = true // already failed: Pack's error for the emptied input is skipped
+			inputs[j] = concurapi.PackInput{}
+		}
 	}
 
 	failGroup := func(from int, bodies []concurapi.Body, err error) {

@@ -495,7 +495,8 @@ func TestAccountingResentAfterCrashIs412(t *testing.T) {
 
 func TestAccountingAwaitFinalFailsExactlyRejected(t *testing.T) {
 	e := newAcctEnv(t, 1, sandbox.WithRateLimit(false), sandbox.WithProcessingDelay(50*time.Millisecond))
-	s := e.start("await: final\nawait_poll_interval: 20ms", true)
+	// validate: false, or the sink itself would reject BAD1 and BAD2.
+	s := e.start("validate: false\nawait: final\nawait_poll_interval: 20ms", true)
 	batch := e.accounts(0, 4, 0)
 	batch = append(batch,
 		e.msg(0, "accounts", `{"id":"BAD1","name":"No type"}`),

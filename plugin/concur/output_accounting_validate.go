@@ -1,0 +1,202 @@
+package concur
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/xeipuuv/gojsonschema"
+
+	concurapi "github.com/concurflow/concurflow/concur"
+	"github.com/concurflow/concurflow/schemas"
+)
+
+// acctFieldValidate is the concur_accounting field that turns schema
+// pre-validation on or off.
+const acctFieldValidate = "validate"
+
+// acctMaxSchemaErrors caps the reasons listed in one record's error.
+const acctMaxSchemaErrors = 10
+
+// Wrapping of a tax data entry into a body for the tax_data.json schema,
+// which describes the whole POST/PUT body, and the field prefix that
+// wrapping puts in front of every error.
+var (
+	acctTaxWrapPrefix = []byte(`{"data":[`)
+	acctTaxWrapSuffix = []byte(`]}`)
+)
+
+const acctTaxFieldPrefix = "data.0"
+
+// acctValidator checks records against the embedded JSON Schemas of package
+// schemas before they are packed, with the engine of Benthos's json_schema
+// processor, so the sink and a pipeline's json_schema step agree exactly.
+// Each object's schema is compiled on first use and kept for the life of the
+// output. A nil *acctValidator accepts everything (validate: false).
+type acctValidator struct {
+	rejected *service.MetricCounter // object
+	byObject map[concurapi.Object]*acctSchema
+}
+
+// acctSchema is one object's schema, compiled once.
+type acctSchema struct {
+	name string // file name in schemas.FS
+	wrap bool   // the record is a tax data entry: validate {"data":[record]}
+
+	once   sync.Once
+	schema *gojsonschema.Schema
+	err    error
+}
+
+func newAcctValidator(m *service.Metrics) *acctValidator {
+	return &acctValidator{
+		rejected: m.NewCounter("concur_accounting_schema_rejected", "object"),
+		byObject: map[concurapi.Object]*acctSchema{
+			concurapi.ObjectAccounts: {name: schemas.Account},
+			concurapi.ObjectVendors:  {name: schemas.Vendor},
+			concurapi.ObjectLists:    {name: schemas.ListName},
+			concurapi.ObjectTaxData:  {name: schemas.TaxData, wrap: true},
+		},
+	}
+}
+
+// compiled returns the compiled schema, compiling it on first use.
+func (s *acctSchema) compiled() (*gojsonschema.Schema, error) {
+	s.once.Do(func() {
+		b, err := schemas.Schema(s.name)
+		if err != nil {
+			s.err = err
+			return
+		}
+		if s.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(b)); err != nil {
+			s.err = fmt.Errorf("compiling JSON schema %s: %w", s.name, err)
+		}
+	})
+	return s.schema, s.err
+}
+
+// check validates in, message index of its batch, as a record of obj. It
+// returns nil for records it leaves to the packer: deletes (they need only
+// their key) and records the packer rejects anyway (not a JSON object, no
+// key), so that those keep the packer's error. Otherwise a failure is an
+// error naming the record and every offending field, e.g.
+//
+//	record 3 (id "V9900004") rejected by schema vendor.json: currencyCode: does not match pattern '^[A-Z]{3}$'
+func (v *acctValidator) check(obj concurapi.Object, index int, in concurapi.PackInput, packer *concurapi.Packer) error {
+	if v == nil || in.Delete {
+		return nil
+	}
+	key, deleted, err := packer.Key(in.Raw)
+	if err != nil || deleted {
+		return nil
+	}
+	s, ok := v.byObject[obj]
+	if !ok {
+		return nil
+	}
+	schema, err := s.compiled()
+	if err != nil {
+		return fmt.Errorf("validating record %d: %w", index, err)
+	}
+	doc := in.Raw
+	if s.wrap {
+		doc = make([]byte, 0, len(acctTaxWrapPrefix)+len(in.Raw)+len(acctTaxWrapSuffix))
+		doc = append(append(append(doc, acctTaxWrapPrefix...), in.Raw...), acctTaxWrapSuffix...)
+	}
+	res, err := schema.Validate(gojsonschema.NewBytesLoader(doc))
+	if err != nil {
+		return fmt.Errorf("validating record %d against schema %s: %w", index, s.name, err)
+	}
+	if res.Valid() {
+		return nil
+	}
+	v.rejected.Incr(1, string(obj))
+	keyField := concurapi.KeyFieldID
+	if obj == concurapi.ObjectTaxData {
+		keyField = concurapi.KeyFieldCountryCode
+	}
+	return fmt.Errorf("record %d (%s %q) rejected by schema %s: %s",
+		index, keyField, key, s.name, acctSchemaReasons(res.Errors(), s.wrap))
+}
+
+// acctSchemaReasons formats a validator's errors as "field: reason" items
+// ("reason" alone for the record itself, e.g. "name is required"),
+// sorted (the validator's order depends on map iteration) and joined by
+// "; ". Messages keep their case, apart from the first letter of a reason
+// that does not start with a property name, so that patterns and enum values
+// read as the schema spells them (Benthos's json_schema lower-cases them).
+// The summaries the validator adds for if/then/else and allOf are dropped
+// when the errors they summarise are present.
+func acctSchemaReasons(errs []gojsonschema.ResultError, unwrap bool) string {
+	var items []string
+	var summaries []string
+	for _, e := range errs {
+		field := e.Field()
+		// Some reasons start with the field ("type must be one of…"):
+		// it is named once, in front.
+		desc := strings.TrimPrefix(e.Description(), field+" ")
+		if unwrap {
+			field = strings.TrimPrefix(field, acctTaxFieldPrefix)
+			field = strings.TrimPrefix(field, ".")
+			if field == "" {
+				field = "(root)"
+			}
+		}
+		prop, _ := e.Details()["property"].(string)
+		if prop == "" || !strings.HasPrefix(desc, prop) {
+			desc = acctLowerFirst(desc)
+		}
+		item := desc
+		if field != "(root)" {
+			item = field + ": " + desc
+		}
+		switch e.Type() {
+		case "condition_then", "condition_else", "number_all_of":
+			summaries = append(summaries, item)
+		default:
+			items = append(items, item)
+		}
+	}
+	if len(items) == 0 {
+		items = summaries
+	}
+	slices.Sort(items)
+	items = slices.Compact(items)
+	if n := len(items); n > acctMaxSchemaErrors {
+		items = append(items[:acctMaxSchemaErrors], fmt.Sprintf("and %d more", n-acctMaxSchemaErrors))
+	}
+	return strings.Join(items, "; ")
+}
+
+// acctLowerFirst lower-cases the first letter of s unless the second is
+// upper case too (an acronym).
+func acctLowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsUpper(r) {
+		return s
+	}
+	if r2, _ := utf8.DecodeRuneInString(s[n:]); unicode.IsUpper(r2) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// acctValidateFieldSpec is the spec of the validate field.
+func acctValidateFieldSpec() *service.ConfigField {
+	return service.NewBoolField(acctFieldValidate).
+		Description("Check every record, before it is packed, against the JSON Schema of its object embedded in concurflow " +
+			"(`account.json`, `vendor.json`, `list_name.json`; a tax data entry `e` is checked as the body `{\"data\":[e]}` against `tax_data.json`), " +
+			"with the same validator as the `json_schema` processor. A record that fails is failed on its own before any request is made, " +
+			"with an error naming the record and each offending field in the schema's own spelling " +
+			"(`record 3 (id \"V9900004\") rejected by schema vendor.json: currencyCode: does not match pattern '^[A-Z]{3}$'`); the rest of the batch goes on. " +
+			"Deletes are not checked (they need only their key), nor records the packer rejects anyway (not a JSON object, no key). " +
+			"Validation decodes each record once more and costs CPU; turn it off when the pipeline already runs `json_schema` with these schemas, " +
+			"or when the records are known good and throughput matters more than failing early. Without it, Concur rejects the same records after accepting the request, " +
+			"visible only with `await: final`.").
+		Default(true).
+		Example(false)
+}
