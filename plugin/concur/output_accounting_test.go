@@ -2,6 +2,7 @@ package concur_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,7 @@ type acctEnv struct {
 	erps  []string
 	store string
 	dir   string
+	url   string // where outputs send, when not the sandbox (a stub in front of it)
 }
 
 func newAcctEnv(t testing.TB, companies int, opts ...sandbox.Option) *acctEnv {
@@ -65,7 +67,7 @@ func (e *acctEnv) output(extra string) string {
     url: %s
     token_store: %s
     companies:
-`, e.sb.URL(), e.store)
+`, cmp.Or(e.url, e.sb.URL()), e.store)
 	for _, co := range e.cos {
 		fmt.Fprintf(&b, "      %s: { client_id: %s, client_secret: %s, request_token: %s }\n", co.ID, co.ClientID, co.ClientSecret, co.RequestToken)
 	}

@@ -138,3 +138,28 @@ func TestAcctValidatorConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkAcctValidatorCheck is the validator alone, per valid record.
+func BenchmarkAcctValidatorCheck(b *testing.B) {
+	v := newAcctValidator(service.MockResources().Metrics())
+	for _, c := range []struct {
+		obj concurapi.Object
+		raw string
+	}{
+		{concurapi.ObjectAccounts, `{"id":"ACC-000000001","name":"Operating expenses account number 000000001","number":"6000000001","type":"EXPENSE","description":"bench"}`},
+		{concurapi.ObjectVendors, `{"id":"VEN-000000001","type":"ACCOUNTING","currencyCode":"EUR","name":"Vendor 000000001","companyName":"Vendor 000000001 GmbH","phone":"+49 30 555 0100","address":{"addr1":"Hauptstrasse 12","city":"Berlin","postalCode":"10115","country":"DE"}}`},
+		{concurapi.ObjectTaxData, `{"countryCode":"FR","countryName":"France","stateEntries":[{"stateCode":null,"reclaimEntries":[{"reclaimCode":"R20","reclaimDetails":[{"taxCode":"T20","percentage":20,"validFrom":"2024-01-01","validTo":null}]}]}]}`},
+	} {
+		b.Run(string(c.obj), func(b *testing.B) {
+			in := concurapi.PackInput{Raw: []byte(c.raw)}
+			packer := concurapi.PackerFor(string(c.obj))
+			b.SetBytes(int64(len(c.raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.check(c.obj, 0, in, packer); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
