@@ -36,18 +36,7 @@ func TestKafkaToConcur(t *testing.T) {
 	defer cancel()
 
 	sb := sandbox.New(t)
-	var cos []harness.Company
-	for range 3 {
-		co, err := sb.SeedCompany()
-		if err != nil {
-			t.Fatal(err)
-		}
-		erp, err := sb.RegisterERP(co.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cos = append(cos, harness.Company{ID: co.ID, ERPID: erp, ClientID: co.ClientID, ClientSecret: co.ClientSecret, RequestToken: co.RequestToken})
-	}
+	cos := harness.SeedCompanies(t, sb, 3)
 	const topic = "erp.changes"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {

@@ -282,6 +282,17 @@ func tail(path string) string {
 	return string(b)
 }
 
+// runParams size a run; params (in params_*_test.go) picks them by build
+// tag.
+type runParams struct {
+	records      int
+	batch        int // records per Kafka batch
+	kills        int
+	minUp, maxUp time.Duration
+	outage       time.Duration
+	timeout      time.Duration
+}
+
 // seed is CRASH_SEED or the clock.
 func seed(t *testing.T) uint64 {
 	if s := os.Getenv("CRASH_SEED"); s != "" {

@@ -5,14 +5,7 @@ package crash
 import "time"
 
 // params of the full run (go test -tags crash).
-var params = struct {
-	records      int
-	batch        int // records per Kafka batch
-	kills        int
-	minUp, maxUp time.Duration
-	outage       time.Duration
-	timeout      time.Duration
-}{
+var params = runParams{
 	records: 50000,
 	batch:   500,
 	kills:   12,

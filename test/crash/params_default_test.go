@@ -5,14 +5,7 @@ package crash
 import "time"
 
 // params of the default run: small enough for CI.
-var params = struct {
-	records      int
-	batch        int // records per Kafka batch
-	kills        int
-	minUp, maxUp time.Duration
-	outage       time.Duration
-	timeout      time.Duration
-}{
+var params = runParams{
 	records: 3000,
 	batch:   250,
 	kills:   3,

@@ -47,17 +47,7 @@ type env struct {
 func newEnv(t *testing.T, companies int, opts ...sandbox.Option) *env {
 	t.Helper()
 	e := &env{t: t, sb: sandbox.New(t, opts...)}
-	for range companies {
-		co, err := e.sb.SeedCompany()
-		if err != nil {
-			t.Fatal(err)
-		}
-		erp, err := e.sb.RegisterERP(co.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.cos = append(e.cos, harness.Company{ID: co.ID, ERPID: erp, ClientID: co.ClientID, ClientSecret: co.ClientSecret, RequestToken: co.RequestToken})
-	}
+	e.cos = harness.SeedCompanies(t, e.sb, companies)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"testing"
+
+	"github.com/concurflow/concurflow/sandbox"
 )
 
 // PipelineEnv returns the environment variables pipelines/kafka_to_concur.yaml
@@ -81,4 +84,23 @@ func ParseSandboxOutput(r io.Reader, n int) (url string, cos []Company, err erro
 		return "", nil, fmt.Errorf("reading sandbox output: %w", err)
 	}
 	return "", nil, fmt.Errorf("sandbox output ended after %d of %d companies", len(cos), n)
+}
+
+// SeedCompanies seeds n companies in an in-process sandbox, each with a
+// registered ERP, connected to the sandbox's default partner app.
+func SeedCompanies(t testing.TB, sb *sandbox.Server, n int) []Company {
+	t.Helper()
+	cos := make([]Company, 0, n)
+	for range n {
+		co, err := sb.SeedCompany()
+		if err != nil {
+			t.Fatal(err)
+		}
+		erp, err := sb.RegisterERP(co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cos = append(cos, Company{ID: co.ID, ERPID: erp, ClientID: co.ClientID, ClientSecret: co.ClientSecret, RequestToken: co.RequestToken})
+	}
+	return cos
 }

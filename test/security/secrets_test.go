@@ -102,17 +102,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	defer cancel()
 	sb := sandbox.New(t, sandbox.WithTokenLifetime(2*time.Second))
 	sec := &secrets{vals: map[string]string{}}
-	var cos []harness.Company
-	for range 2 {
-		co, err := sb.SeedCompany()
-		if err != nil {
-			t.Fatal(err)
-		}
-		erp, err := sb.RegisterERP(co.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cos = append(cos, harness.Company{ID: co.ID, ERPID: erp, ClientID: co.ClientID, ClientSecret: co.ClientSecret, RequestToken: co.RequestToken})
+	cos := harness.SeedCompanies(t, sb, 2)
+	for _, co := range cos {
 		sec.add("client secret", co.ClientSecret)
 		sec.add("request token", co.RequestToken)
 	}
