@@ -569,8 +569,10 @@ func (o *accountingOutput) writeGroup(ctx context.Context, batch service.Message
 		}
 		del, _ := batch[i].MetaGet(acctMetaDelete)
 		inputs[j] = concurapi.PackInput{Raw: raw, Delete: del == "true"}
-		if err := o.validator.check(obj, i, inputs[j], packer); err != nil {
-			fails.fail(i, err)
+	}
+	for j, err := range o.validator.checkGroup(obj, g.indexes, inputs, packer) {
+		if err != nil {
+			fails.fail(g.indexes[j], err)
 			o.metrics.records.Incr(1, objLabel, "invalid")
 			unreadable[j] = true // already failed: Pack's error for the emptied input is skipped
 			inputs[j] = concurapi.PackInput{}

@@ -2,9 +2,11 @@ package concur
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -77,6 +79,49 @@ func (s *acctSchema) compiled() (*gojsonschema.Schema, error) {
 		}
 	})
 	return s.schema, s.err
+}
+
+// acctValidateChunk is how many records a validating goroutine takes at a
+// time; groups smaller than two chunks are validated without goroutines.
+const acctValidateChunk = 128
+
+// checkGroup validates a group's records (inputs, at batch positions
+// indexes) and returns each one's error from check, or nil for all when v
+// is nil. Large groups are shared out in chunks among GOMAXPROCS goroutines,
+// all finished before it returns: a batch of one group (a whole file read as
+// one message) would otherwise be validated on one core.
+func (v *acctValidator) checkGroup(obj concurapi.Object, indexes []int, inputs []concurapi.PackInput, packer *concurapi.Packer) []error {
+	if v == nil {
+		return nil
+	}
+	errs := make([]error, len(inputs))
+	chunks := (len(inputs) + acctValidateChunk - 1) / acctValidateChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	if workers < 2 {
+		for j, in := range inputs {
+			errs[j] = v.check(obj, indexes[j], in, packer)
+		}
+		return errs
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= chunks {
+					return
+				}
+				for j := c * acctValidateChunk; j < min((c+1)*acctValidateChunk, len(inputs)); j++ {
+					errs[j] = v.check(obj, indexes[j], inputs[j], packer)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // check validates in, message index of its batch, as a record of obj. It

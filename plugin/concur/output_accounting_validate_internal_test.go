@@ -1,6 +1,7 @@
 package concur
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -161,5 +162,42 @@ func BenchmarkAcctValidatorCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAcctValidatorCheckGroup: a group large enough to be validated by
+// several goroutines gets every error at its own record, naming its batch
+// position.
+func TestAcctValidatorCheckGroup(t *testing.T) {
+	v := newAcctValidator(service.MockResources().Metrics())
+	const n = 10*acctValidateChunk + 7
+	inputs := make([]concurapi.PackInput, n)
+	indexes := make([]int, n)
+	for j := range inputs {
+		indexes[j] = 2 * j // batch positions need not be the group's
+		typ := "EXPENSE"
+		if j%97 == 0 {
+			typ = "ASSET"
+		}
+		inputs[j].Raw = fmt.Appendf(nil, `{"id":"A%d","name":"n","type":"%s"}`, j, typ)
+	}
+	errs := v.checkGroup(concurapi.ObjectAccounts, indexes, inputs, concurapi.PackerFor("accounts"))
+	if len(errs) != n {
+		t.Fatalf("%d results for %d records", len(errs), n)
+	}
+	for j, err := range errs {
+		if j%97 != 0 {
+			if err != nil {
+				t.Fatalf("record %d: %v", j, err)
+			}
+			continue
+		}
+		want := fmt.Sprintf(`record %d (id "A%d") rejected by schema account.json: type: must be one of`, 2*j, j)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("record %d: %v, want %s…", j, err, want)
+		}
+	}
+	if errs := (*acctValidator)(nil).checkGroup(concurapi.ObjectAccounts, indexes, inputs, concurapi.PackerFor("accounts")); errs != nil {
+		t.Fatalf("nil validator returned %d results", len(errs))
 	}
 }
