@@ -21,8 +21,8 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	_ "github.com/concurflow/concurflow/plugin"
 	"github.com/concurflow/concurflow/pipelines"
+	_ "github.com/concurflow/concurflow/plugin"
 	"github.com/concurflow/concurflow/sandbox"
 	"github.com/concurflow/concurflow/test/harness"
 )
