@@ -60,7 +60,9 @@ A batch is grouped by company, ERP and object (input order is kept within a
 group) and packed greedily into request bodies `+"`{\"data\":[…]}`"+` of at most
 4,000,000 bytes; record bytes are sent as they are, never re-encoded. A record
 that is not a JSON object with a non-empty string key, or is larger than
-200,000 bytes, fails on its own; the rest of the batch goes on. The limits are
+200,000 bytes, or (with `+"`"+acctFieldValidate+"`"+`, the default) does not match its
+object's JSON Schema, fails on its own before any request is made; the rest of
+the batch goes on. The limits are
 the Accounts, Vendors, List Names and Tax Data pages' "4 MB" and "200 KB", read
 in decimal units to stay on the safe side.
 
