@@ -23,9 +23,9 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	"github.com/concurflow/concurflow/pipelines"
 	_ "github.com/concurflow/concurflow/plugin"
 	"github.com/concurflow/concurflow/sandbox"
+	"github.com/concurflow/concurflow/test/harness"
 )
 
 // TestCSVWithWrongHeader drops a CSV export whose header names none of the
@@ -61,17 +61,7 @@ func TestCSVWithWrongHeader(t *testing.T) {
 		"TOKEN_STORE": filepath.Join(dir, "tokens"), "DROP_DIR": drop, "DLQ_DIR": dlq,
 		"SCHEMAS_DIR": "../../schemas",
 	}
-	b, err := pipelines.NewStreamBuilder("file_drop_accounts.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.SetLoggerYAML("level: warn"); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := harness.EmbeddedStream(t, "file_drop_accounts.yaml", env, "warn")
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	if err := stream.Run(ctx); err != nil {

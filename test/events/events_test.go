@@ -21,7 +21,6 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
-	"github.com/concurflow/concurflow/pipelines"
 	_ "github.com/concurflow/concurflow/plugin"
 	"github.com/concurflow/concurflow/sandbox"
 	"github.com/concurflow/concurflow/test/harness"
@@ -49,17 +48,7 @@ func TestRedeliveredOutOfOrderEventsWrittenOnce(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	env := map[string]string{"EVENTS_ADDR": addr, "ESS_PUBLIC_KEY_FILES": "[" + keyFile + "]", "EVENTS_DIR": eventsDir}
-	b, err := pipelines.NewStreamBuilder("events_to_files.yaml", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.SetLoggerYAML("level: none"); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := harness.EmbeddedStream(t, "events_to_files.yaml", env, "none")
 	done := make(chan error, 1)
 	go func() { done <- stream.Run(context.Background()) }()
 	defer func() {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/concurflow/concurflow/pipelines"
 )
 
 // RunPipeline starts the pipeline file in this process with env as its only
@@ -98,4 +100,23 @@ func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// EmbeddedStream builds one of the pipelines/ files, as embedded in the
+// pipelines package, with env as its only environment and Benthos's own
+// logger at level (e.g. "warn", "none").
+func EmbeddedStream(t testing.TB, name string, env map[string]string, level string) *service.Stream {
+	t.Helper()
+	b, err := pipelines.NewStreamBuilder(name, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetLoggerYAML("level: " + level); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := b.Build()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return stream
 }
