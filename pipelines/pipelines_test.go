@@ -339,7 +339,8 @@ func TestEventsToKafka(t *testing.T) {
 }
 
 // sendRaw writes the records of an NDJSON file as they are (no schema
-// check) to Concur, so that Concur itself rejects the bad ones.
+// check, validate: false in the sink too) to Concur, so that Concur itself
+// rejects the bad ones.
 func sendRaw(t *testing.T, f *fixture, object, file string) {
 	t.Helper()
 	conf := fmt.Sprintf(`
@@ -353,6 +354,7 @@ output:
     erp_id: "${ERP_ID}"
     object: %s
     max_in_flight: 1
+    validate: false
     auth:
       url: "${CONCUR_URL}"
       client_id: "${CLIENT_ID}"
