@@ -78,6 +78,69 @@ func (e *AuthError) Error() string {
 // expired or revoked, and repeating the call will not help.
 func (e *AuthError) InvalidGrant() bool { return e.ErrorCode == "invalid_grant" }
 
+// Refused reports whether the answer refuses the configured credentials
+// rather than the request: invalid_grant (request or refresh token wrong,
+// expired or revoked), invalid_client (client id or secret wrong), or a
+// 401 or 403 status. Only new credentials help.
+func (e *AuthError) Refused() bool {
+	return e.InvalidGrant() || e.ErrorCode == "invalid_client" ||
+		e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+}
+
+// Defaults of the back-off between token requests after the credentials
+// were refused.
+const (
+	DefaultRefusedBackoff    = 5 * time.Second
+	DefaultRefusedMaxBackoff = 5 * time.Minute
+)
+
+// CredentialsRefusedError is returned by a TokenSource while the company's
+// credentials are refused (an *AuthError whose Refused is true) or missing
+// (ErrNoCredentials). The source does not call the token endpoint again
+// before RetryAt; until then it only re-reads the token store (at most
+// once per RefusedBackoff) and tries at once when the store holds a
+// refresh token other than the refused one, as `concurflow auth exchange`
+// writes. Err is the last refusal; errors.As finds the *AuthError in it.
+type CredentialsRefusedError struct {
+	CompanyID string
+	// Since is when the credentials were first refused.
+	Since time.Time
+	// RetryAt is when the next token request will be made.
+	RetryAt time.Time
+	// NextCheck is the earliest time a call may do anything but return
+	// this error: re-read the store, or at RetryAt call the endpoint.
+	NextCheck time.Time
+	// Err is the cause: an *AuthError or ErrNoCredentials.
+	Err error
+}
+
+// Error names the company, the cause and the fix, never a credential.
+func (e *CredentialsRefusedError) Error() string {
+	return fmt.Sprintf("credentials of company %s refused since %s (next token request at %s; store a new refresh token with `concurflow auth exchange` and a new App Center request token): %v",
+		e.CompanyID, e.Since.UTC().Format(time.RFC3339), e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *CredentialsRefusedError) Unwrap() error { return e.Err }
+
+// IsCredentialsRefused reports whether err is (or wraps) a
+// *CredentialsRefusedError: no record is at fault, and writes should wait
+// for new credentials instead of failing their records.
+func IsCredentialsRefused(err error) bool {
+	var refused *CredentialsRefusedError
+	return errors.As(err, &refused)
+}
+
+// refusal is the state of a TokenSource whose credentials were refused.
+type refusal struct {
+	err     error
+	since   time.Time
+	retryAt time.Time
+	backoff time.Duration
+	token   string    // the refresh token that was refused, "" if none
+	checked time.Time // when the store was last consulted
+}
+
 // RefreshInfo describes one call to the token endpoint, for metrics.
 type RefreshInfo struct {
 	CompanyID string
@@ -122,6 +185,12 @@ type TokenSourceConfig struct {
 	RefreshSkew time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RefusedBackoff is the wait before the first token request after the
+	// credentials were refused, doubled after every further refusal up to
+	// RefusedMaxBackoff; it is also how often the store is re-read
+	// meanwhile. 0 means DefaultRefusedBackoff and DefaultRefusedMaxBackoff.
+	RefusedBackoff    time.Duration
+	RefusedMaxBackoff time.Duration
 	// OnRefresh, when set, is called after every call to the token
 	// endpoint, from the goroutine that made it, while other callers wait
 	// for the token: it must be quick and must not call the TokenSource.
@@ -143,8 +212,13 @@ func (c TokenSourceConfig) GoString() string { return c.String() }
 // Level Authentication page); replaces the access token RefreshSkew before
 // it expires; lets one goroutine at a time call the token endpoint while
 // the others wait for its result; and saves every new refresh token to the
-// store before the access token that came with it is handed out. It is
-// safe for concurrent use and starts no goroutines.
+// store before the access token that came with it is handed out. When the
+// credentials are refused it remembers it and returns a
+// *CredentialsRefusedError without calling the endpoint, which it tries
+// again with exponential back-off (RefusedBackoff doubling to
+// RefusedMaxBackoff), re-reading the store first; a new refresh token in
+// the store is tried at once. It is safe for concurrent use and starts no
+// goroutines.
 type TokenSource struct {
 	cfg  TokenSourceConfig
 	http *http.Client
@@ -158,6 +232,7 @@ type TokenSource struct {
 	stored    StoredToken
 	loaded    bool // the store has been consulted
 	unsaved   bool // stored holds a refresh token the store does not have yet
+	refusal   *refusal
 
 	refreshes atomic.Uint64
 }
@@ -181,6 +256,12 @@ func NewTokenSource(cfg TokenSourceConfig) (*TokenSource, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RefusedBackoff <= 0 {
+		cfg.RefusedBackoff = DefaultRefusedBackoff
+	}
+	if cfg.RefusedMaxBackoff <= 0 {
+		cfg.RefusedMaxBackoff = max(DefaultRefusedMaxBackoff, cfg.RefusedBackoff)
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -283,6 +364,32 @@ func (ts *TokenSource) current() *oauth2.Token {
 	return &tok
 }
 
+// Refused returns the current refusal of the credentials, or nil when
+// they were not refused or work again.
+func (ts *TokenSource) Refused() *CredentialsRefusedError {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.refusedLocked()
+}
+
+func (ts *TokenSource) refusedLocked() *CredentialsRefusedError {
+	r := ts.refusal
+	if r == nil {
+		return nil
+	}
+	next := r.checked.Add(ts.cfg.RefusedBackoff)
+	if r.retryAt.Before(next) {
+		next = r.retryAt
+	}
+	return &CredentialsRefusedError{
+		CompanyID: ts.cfg.CompanyID,
+		Since:     r.since,
+		RetryAt:   r.retryAt,
+		NextCheck: next,
+		Err:       r.err,
+	}
+}
+
 // fetch gets a new access token. It must be called with sem held.
 func (ts *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if err := ts.saveIfNeeded(ctx); err != nil {
@@ -291,9 +398,78 @@ func (ts *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if tok := ts.current(); tok != nil {
 		return tok, nil // the token of a previous call whose save failed
 	}
+	if err := ts.heldBack(ctx); err != nil {
+		return nil, err
+	}
 	if err := ts.load(ctx); err != nil {
 		return nil, err
 	}
+	ts.mu.Lock()
+	refresh := ts.stored.RefreshToken
+	ts.mu.Unlock()
+	tok, err := ts.grants(ctx)
+	return tok, ts.settle(err, refresh)
+}
+
+// heldBack returns the refusal while the back-off lasts. When it is over,
+// or the store holds a refresh token other than the refused one, it lets
+// the caller try again with the store re-read. It must be called with sem
+// held.
+func (ts *TokenSource) heldBack(ctx context.Context) error {
+	ts.mu.Lock()
+	r := ts.refusal
+	ts.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	now := ts.cfg.Now()
+	retry := !now.Before(r.retryAt)
+	if !retry && now.Sub(r.checked) >= ts.cfg.RefusedBackoff {
+		st, err := ts.cfg.Store.Load(ctx, ts.cfg.CompanyID)
+		retry = err == nil && st != nil && st.RefreshToken != "" && st.RefreshToken != r.token
+		ts.mu.Lock()
+		r.checked = now
+		ts.mu.Unlock()
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if retry {
+		ts.loaded = false // load reads the store again
+		return nil
+	}
+	return ts.refusedLocked()
+}
+
+// settle records the outcome of the grants made with the refresh token
+// refresh: a refusal starts or extends the back-off and is returned as a
+// *CredentialsRefusedError, a success ends it.
+func (ts *TokenSource) settle(err error, refresh string) error {
+	var authErr *AuthError
+	refused := errors.Is(err, ErrNoCredentials) || (errors.As(err, &authErr) && authErr.Refused())
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if err == nil {
+		ts.refusal = nil
+		return nil
+	}
+	if !refused {
+		return err
+	}
+	now := ts.cfg.Now()
+	r := ts.refusal
+	if r == nil {
+		r = &refusal{since: now, backoff: ts.cfg.RefusedBackoff}
+		ts.refusal = r
+	} else {
+		r.backoff = min(2*r.backoff, ts.cfg.RefusedMaxBackoff)
+	}
+	r.err, r.token, r.checked, r.retryAt = err, refresh, now, now.Add(r.backoff)
+	return ts.refusedLocked()
+}
+
+// grants gets a token with the refresh token, else (or when it is refused)
+// the request token. It must be called with sem held.
+func (ts *TokenSource) grants(ctx context.Context) (*oauth2.Token, error) {
 	ts.mu.Lock()
 	refresh, geo := ts.stored.RefreshToken, ts.stored.Geolocation
 	ts.mu.Unlock()
