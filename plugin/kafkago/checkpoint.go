@@ -106,3 +106,41 @@ func (c *checkpointer) untrackLast() {
 		c.pending = c.pending[:n-1]
 	}
 }
+
+// demand is level-triggered: its channel is closed while ReadBatch waits
+// for a batch and none is ready, i.e. while the pipeline has nothing of this
+// input to work on. Partition consumers hold partial batches back while the
+// pipeline is busy and hand them out at once when it asks.
+type demand struct {
+	mu      sync.Mutex
+	ch      chan struct{}
+	waiters int
+}
+
+func newDemand() *demand { return &demand{ch: make(chan struct{})} }
+
+// wanted returns a channel that is closed while a reader waits.
+func (d *demand) wanted() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ch
+}
+
+// begin marks a reader as waiting; end marks it as served.
+func (d *demand) begin() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.waiters == 0 {
+		close(d.ch)
+	}
+	d.waiters++
+}
+
+func (d *demand) end() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.waiters--
+	if d.waiters == 0 {
+		d.ch = make(chan struct{})
+	}
+}

@@ -261,6 +261,8 @@ type input struct {
 	// at Close was never delivered, so it is neither acknowledged nor
 	// committed.
 	batches chan readBatch
+	// demand signals partition consumers that ReadBatch waits for a batch.
+	demand *demand
 
 	mu       sync.Mutex
 	group    *kafka.ConsumerGroup
@@ -320,6 +322,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 			fetchErrors: m.NewCounter("kafka_go_input_fetch_errors"),
 		},
 		batches:  make(chan readBatch, batchesBuffer),
+		demand:   newDemand(),
 		hardStop: make(chan struct{}),
 		ended:    make(chan struct{}),
 	}, nil
@@ -474,6 +477,15 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if runDone == nil {
 		return nil, nil, service.ErrNotConnected
 	}
+	select {
+	case b := <-in.batches:
+		return b.batch, b.ack, nil
+	default:
+	}
+	// Nothing is ready: partition consumers holding partial batches back
+	// hand them out now.
+	in.demand.begin()
+	defer in.demand.end()
 	select {
 	case b := <-in.batches:
 		return b.batch, b.ack, nil

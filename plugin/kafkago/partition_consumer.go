@@ -189,13 +189,21 @@ func (p *partitionConsumer) consume(ctx context.Context, conn *kafka.Conn, next 
 			<-ctx.Done()
 			return progressed, nil
 		}
+		if p.pendingN > 0 && p.periodDue() && p.partialDue() {
+			if err := p.flush(ctx, next); err != nil {
+				return progressed, err
+			}
+		}
 		if !p.reserve(ctx, next) {
 			return progressed, nil
 		}
 		cfg.MaxWait = p.in.cfg.fetchMaxWait
 		if p.pendingN > 0 && p.batcher != nil {
-			if d, timed := p.batcher.UntilNext(); timed {
-				cfg.MaxWait = max(min(cfg.MaxWait, d), time.Millisecond)
+			// Wake up for the period, unless it is already due and the
+			// batch is held back (see partialDue): then poll no faster
+			// than fetch_max_wait.
+			if d, timed := p.batcher.UntilNext(); timed && d > time.Millisecond {
+				cfg.MaxWait = min(cfg.MaxWait, d)
 			}
 		}
 		// The connection keeps its own position, which runs ahead of *next
@@ -241,11 +249,6 @@ func (p *partitionConsumer) consume(ctx context.Context, conn *kafka.Conn, next 
 			return progressed, fetchErr
 		}
 		p.in.met.lag.Set(max(hwm-*next, 0), p.topic, p.label)
-		if p.pendingN > 0 && p.periodDue() {
-			if err := p.flush(ctx, next); err != nil {
-				return progressed, err
-			}
-		}
 	}
 }
 
@@ -293,9 +296,11 @@ func (p *partitionConsumer) hand(ctx context.Context, msgs []kafka.Message, next
 	return nil
 }
 
-// reserve waits until one more message may be put in flight, flushing the
-// pending batch if it alone fills the checkpoint limit. It returns false once
-// ctx is done.
+// reserve waits until one more message may be put in flight. At the
+// checkpoint limit, pending messages are handed out as a partial batch only
+// when partialDue says so; otherwise reserve waits for acknowledgements, so
+// that the freed room goes into the pending batch instead of into a batch of
+// its own. It returns false once ctx is done.
 func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 	limit := p.in.cfg.checkpointLimit
 	for {
@@ -303,7 +308,14 @@ func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 		if inFlight+p.pendingN < limit {
 			return true
 		}
-		if p.pendingN > 0 {
+		if p.pendingN == 0 {
+			if p.cp.waitBelow(ctx, limit) == 0 {
+				return false
+			}
+			continue
+		}
+		wanted := p.in.demand.wanted()
+		if p.partialDue() {
 			if err := p.flush(ctx, next); err != nil {
 				if ctx.Err() == nil {
 					p.in.log.Errorf("%v; reading again from offset %d", err, *next)
@@ -312,9 +324,33 @@ func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 			}
 			continue
 		}
-		if p.cp.waitBelow(ctx, limit) == 0 {
+		select {
+		case <-ctx.Done():
 			return false
+		case <-p.cp.freed:
+		case <-wanted:
 		}
+	}
+}
+
+// partialDue reports whether pending messages that did not fill a batch of
+// the batching policy (the period elapsed, the fetch ended without a policy,
+// or the checkpoint limit was reached) should be handed out now. They are
+// while at most half of checkpoint_limit is in flight, and whenever
+// ReadBatch waits because the pipeline has nothing else of this input to
+// work on. Otherwise the pipeline is the bottleneck: a small batch would cost
+// a downstream request (or write) as much as a full one, and handing out one
+// whenever an acknowledgement frees a few slots would keep batches small for
+// good. Holding them back while acknowledgements arrive lets them grow.
+func (p *partitionConsumer) partialDue() bool {
+	if _, inFlight := p.cp.state(); inFlight <= p.in.cfg.checkpointLimit/2 {
+		return true
+	}
+	select {
+	case <-p.in.demand.wanted():
+		return true
+	default:
+		return false
 	}
 }
 
