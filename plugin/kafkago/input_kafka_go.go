@@ -280,6 +280,7 @@ const batchesBuffer = 4
 type readBatch struct {
 	batch service.MessageBatch
 	ack   service.AckFunc
+	from  *partitionConsumer
 }
 
 type topicPartition struct {
@@ -469,7 +470,12 @@ func (in *input) checkSnapshotEnd(parts []*partitionConsumer) {
 	})
 }
 
-// ReadBatch returns the next batch of one partition.
+// ReadBatch returns the next batch of one partition. Batches of a partition
+// this member has let go of (its consumer stopped waiting for
+// acknowledgements after a rebalance) are dropped unread: they were never
+// delivered, their offsets are not committed, and the partition's new owner
+// reads them again. Delivering them would only spend the pipeline's time on
+// duplicates, out of order with the new owner's batches.
 func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
 	in.mu.Lock()
 	runDone := in.runDone
@@ -477,24 +483,38 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 	if runDone == nil {
 		return nil, nil, service.ErrNotConnected
 	}
+	for {
+		b, err := in.nextBatch(ctx, runDone)
+		if err != nil {
+			return nil, nil, err
+		}
+		if b.from.released() {
+			in.log.Debugf("Dropping %d undelivered messages of %s/%d, which this member let go of", len(b.batch), b.from.topic, b.from.partition)
+			continue
+		}
+		return b.batch, b.ack, nil
+	}
+}
+
+// nextBatch waits for a batch from the partition consumers. While none is
+// ready it signals demand, so that partial batches held back are handed out.
+func (in *input) nextBatch(ctx context.Context, runDone <-chan struct{}) (readBatch, error) {
 	select {
 	case b := <-in.batches:
-		return b.batch, b.ack, nil
+		return b, nil
 	default:
 	}
-	// Nothing is ready: partition consumers holding partial batches back
-	// hand them out now.
 	in.demand.begin()
 	defer in.demand.end()
 	select {
 	case b := <-in.batches:
-		return b.batch, b.ack, nil
+		return b, nil
 	case <-in.ended:
-		return nil, nil, service.ErrEndOfInput
+		return readBatch{}, service.ErrEndOfInput
 	case <-runDone:
-		return nil, nil, service.ErrNotConnected
+		return readBatch{}, service.ErrNotConnected
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return readBatch{}, ctx.Err()
 	}
 }
 

@@ -2,11 +2,17 @@ package kafkago
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // batchSizes records the size of every batch a stream delivered.
@@ -87,4 +93,150 @@ func TestInputBatchesRecoverAfterPipelineStall(t *testing.T) {
 		t.Fatalf("the last 600 records came in %d batches, want at most 45 (batching count 20)", n)
 	}
 	t.Logf("last 600 records in %d batches; %d batches in all", sizes.batchesFor(600), len(sizes.sizes))
+}
+
+// A member whose pipeline is stuck with messages in flight when a rebalance
+// revokes its partitions lets go of them after half the rebalance timeout;
+// the new owner reads the unacknowledged messages again, the stuck member
+// keeps working once its pipeline moves, and every offset ends up delivered
+// and committed.
+func TestInputRebalanceWithStuckPipeline(t *testing.T) {
+	const perPartition = 300
+	checkNoLeaks(t)
+	// Session and rebalance timeouts as short as the crash test's.
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "stuck"), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl := newClient(t, c)
+	produce(t, cl, "stuck", 2, 0, perPartition)
+
+	cfg := fmt.Sprintf(`
+kafka_go:
+  addresses: [ %q ]
+  topics: [ stuck ]
+  consumer_group: g-stuck
+  commit_period: 50ms
+  heartbeat_interval: 200ms
+  session_timeout: 2s
+  rebalance_timeout: 2s
+  fetch_max_wait: 50ms
+  checkpoint_limit: 50
+  batching:
+    count: 10
+    period: 20ms
+`, c.ListenAddrs()[0])
+
+	colA, colB := newCollector(), newCollector()
+	release := make(chan struct{})
+	stopA, _, _ := startStream(t, cfg, func(ctx context.Context, b service.MessageBatch) error {
+		colA.add(b)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	})
+	colA.waitFor(t, "member A to start", func(ds []delivery) bool { return len(ds) > 0 })
+
+	stopB, _, _ := startStream(t, cfg, func(_ context.Context, b service.MessageBatch) error {
+		colB.add(b)
+		return nil
+	})
+	colB.waitFor(t, "member B to take a partition over", func(ds []delivery) bool { return len(ds) > 0 })
+	close(release)
+
+	all := func() []delivery { return append(colA.all(), colB.all()...) }
+	colB.waitFor(t, "every offset", func([]delivery) bool { return distinct(all()) >= 2*perPartition })
+	waitCommitted(t, cl, "g-stuck", "stuck", 2, perPartition)
+	stopA()
+	stopB()
+}
+
+// ghostMember joins group as a member that never syncs nor sends a
+// heartbeat, like a consumer killed with SIGKILL right after it joined: the
+// group rebalances once when it joins and again when its session expires.
+func ghostMember(t *testing.T, cl *kgo.Client, group, topic string) {
+	t.Helper()
+	meta := kmsg.ConsumerMemberMetadata{Topics: []string{topic}}
+	req := kmsg.NewPtrJoinGroupRequest()
+	req.Group = group
+	req.SessionTimeoutMillis = 2000
+	req.RebalanceTimeoutMillis = 2000
+	req.ProtocolType = "consumer"
+	proto := kmsg.NewJoinGroupRequestProtocol()
+	proto.Name = "range"
+	proto.Metadata = meta.AppendTo(nil)
+	req.Protocols = []kmsg.JoinGroupRequestProtocol{proto}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range 2 {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Errorf("ghost member joining: %v", err)
+			return
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); errors.Is(err, kerr.MemberIDRequired) {
+			req.MemberID = resp.MemberID
+			continue
+		} else if err != nil {
+			t.Errorf("ghost member joining: %v", err)
+		}
+		return
+	}
+}
+
+// The crash test's stall: a member whose pipeline holds unacknowledged
+// messages goes through two rebalances in a row (a killed member joins,
+// then its session expires). It lets go of its partitions, gets them all
+// back, and must deliver and commit every offset once its pipeline moves.
+func TestInputRebalancesWhilePipelineHoldsMessages(t *testing.T) {
+	const perPartition = 300
+	checkNoLeaks(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "ghost"), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl := newClient(t, c)
+	produce(t, cl, "ghost", 3, 0, perPartition)
+
+	col := newCollector()
+	release := make(chan struct{})
+	stop, _, _ := startStream(t, fmt.Sprintf(`
+kafka_go:
+  addresses: [ %q ]
+  topics: [ ghost ]
+  consumer_group: g-ghost
+  commit_period: 50ms
+  heartbeat_interval: 200ms
+  session_timeout: 2s
+  rebalance_timeout: 2s
+  fetch_max_wait: 50ms
+  checkpoint_limit: 50
+  batching:
+    count: 10
+    period: 20ms
+`, c.ListenAddrs()[0]), func(ctx context.Context, b service.MessageBatch) error {
+		col.add(b)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	col.waitFor(t, "the first batch", func(ds []delivery) bool { return len(ds) > 0 })
+
+	ghostMember(t, cl, "g-ghost", "ghost")
+	// Let the ghost's session expire while the pipeline is still stuck.
+	time.Sleep(3 * time.Second)
+	close(release)
+
+	col.waitFor(t, "every offset", func(ds []delivery) bool { return distinct(ds) >= 3*perPartition })
+	waitCommitted(t, cl, "g-ghost", "ghost", 3, perPartition)
+	stop()
 }

@@ -377,7 +377,7 @@ func (p *partitionConsumer) flush(ctx context.Context, next *int64) error {
 		ack() // batching processors dropped every message
 		return nil
 	}
-	rb := readBatch{batch: batch, ack: func(_ context.Context, err error) error {
+	rb := readBatch{batch: batch, from: p, ack: func(_ context.Context, err error) error {
 		if err == nil {
 			ack()
 		}
@@ -414,6 +414,17 @@ func (p *partitionConsumer) drain() {
 		case <-p.in.hardStop:
 			return
 		}
+	}
+}
+
+// released reports whether the consumer has stopped: its partition was let
+// go of and its checkpoint is no longer committed.
+func (p *partitionConsumer) released() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
 	}
 }
 
