@@ -58,7 +58,7 @@ func inputSpec() *service.ConfigSpec {
 			Default("250ms").
 			Advanced(),
 		service.NewIntField(fieldCheckpointLimit).
-			Description("The most messages of one partition that may be in flight (delivered but not yet acknowledged). Reading that partition pauses at the limit.").
+			Description("The most messages of one partition that may be in flight (delivered but not yet acknowledged). Reading that partition pauses at the limit. While more than half of it is in flight the pipeline is taken to be the bottleneck, and batches that the batching policy did not fill are held back (see Batches below).").
 			Default(1024),
 		service.NewDurationField(fieldCommitPeriod).
 			Description("How often acknowledged offsets are committed to the group. Offsets are also committed when partitions are revoked and when the input closes.").
@@ -80,7 +80,7 @@ func inputSpec() *service.ConfigSpec {
 			Default("30s").
 			Advanced(),
 		service.NewBatchPolicyField(fieldBatching).
-			Description("Groups the messages of one partition into batches. When it is not set, each fetch of a partition becomes one batch (at most `checkpoint_limit` messages)."),
+			Description("Groups the messages of one partition into batches. When it is not set, each fetch of a partition becomes one batch (at most `checkpoint_limit` messages; several fetches while the pipeline is behind)."),
 	)
 	return service.NewConfigSpec().
 		Beta().
@@ -93,7 +93,11 @@ Joins `+"`consumer_group`"+` and reads the partitions assigned to this member. M
 
 At least once. An offset is committed only when it and every earlier offset of its partition were acknowledged; acknowledgements may arrive out of order, the committed offset only moves over an unbroken run. A rejected (nacked) batch is delivered again (only its failed messages, when the error says which), and the committed offset does not pass it until it is acknowledged; batches of the same partition read meanwhile may be delivered before the retry, so order per partition is strict only while nothing is rejected. At most `+"`checkpoint_limit`"+` messages per partition are in flight.
 
-When a rebalance revokes a partition, reading it stops, the member waits for its in-flight messages (at most half of `+"`rebalance_timeout`"+`), commits the acknowledged offsets and hands the partition over; whatever was not acknowledged is read again by the new owner. The same happens when the input closes. Duplicates are therefore possible after a rebalance, a crash or a shutdown with messages in flight; losses are not.
+When a rebalance revokes a partition, reading it stops, the member waits for its in-flight messages (at most half of `+"`rebalance_timeout`"+`), commits the acknowledged offsets and hands the partition over; whatever was not acknowledged is read again by the new owner. Batches of a partition let go of that were read but not yet delivered to the pipeline are dropped; acknowledgements arriving after the hand-over are not committed. The same happens when the input closes. Duplicates are therefore possible after a rebalance, a crash or a shutdown with messages in flight; losses are not.
+
+### Batches
+
+A batch holds messages of one partition and ends when the `+"`batching`"+` policy's count or byte size is reached. A batch cut short — by the policy's period, by the end of a fetch without a policy, or because `+"`checkpoint_limit`"+` is reached — is handed out at once only while at most half of `+"`checkpoint_limit`"+` of its partition is in flight or while the pipeline waits for input. Otherwise the pipeline is behind, a small batch would cost a downstream request as much as a full one, and the input keeps adding the messages that acknowledgements make room for, so batches return to full size after a stall instead of staying small. A period may therefore fire late while the pipeline is busy, by up to `+"`fetch_max_wait`"+` after it asks for more.
 
 ### Snapshot mode
 
