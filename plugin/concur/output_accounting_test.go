@@ -1,7 +1,6 @@
 package concur_test
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -155,26 +154,13 @@ func (s *acctStream) stop(t testing.TB) {
 	s.stream = nil
 }
 
-// failures reads the fallback file: record id → error.
+// failures reads the fallback file: record id → error (the last failure of
+// an id when it failed more than once).
 func (s *acctStream) failures(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	f, err := os.Open(s.failed)
-	if os.IsNotExist(err) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec struct{ ID, Error string }
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("fallback line %q: %v", sc.Text(), err)
-		}
-		out[rec.ID] = rec.Error
+	for _, f := range s.failureList(t) {
+		out[f.ID] = f.Error
 	}
 	return out
 }
