@@ -11,10 +11,19 @@
 // memory. Where the docs are silent: one application normally serves every
 // company, but credentials can be set per company (auth.companies) for
 // setups with one application per company or region.
+//
+// Refused credentials (a revoked or expired refresh token with no usable
+// request token, or a wrong client secret) are not the records' fault:
+// writers wait for new credentials (see authClients.waitForCredentials)
+// instead of failing messages, log one ERROR per company naming the fix
+// and a reminder every authReminder, and set the gauge concur_auth_failed.
+// The token source re-reads the token store meanwhile, so `concurflow auth
+// exchange` heals a running stream.
 package concur
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -37,6 +46,13 @@ const (
 	authFieldURL          = "url"
 	authFieldTimeout      = "timeout"
 )
+
+// authReminder is how often the ERROR about a company's refused credentials
+// is repeated while writes wait.
+const authReminder = 5 * time.Minute
+
+// authMinWait bounds how often a waiting writer asks the token source again.
+const authMinWait = 100 * time.Millisecond
 
 // authDefaultURL is the North America data centre, where the Accounting
 // Integration API is available (see its Getting Started page).
@@ -101,13 +117,24 @@ type authClients struct {
 	url       string
 	http      *http.Client
 	store     concurapi.TokenStore
+	storeDir  string
 	log       *service.Logger
 
 	refreshes *service.MetricCounter // company, result
 	expiry    *service.MetricGauge   // company
+	failed    *service.MetricGauge   // company: 1 while credentials are refused
 
 	mu      sync.Mutex
 	clients map[string]*authClient
+
+	failMu  sync.Mutex
+	failing map[string]*authFailure // companies whose credentials are refused
+}
+
+// authFailure is a company whose writers wait for new credentials.
+type authFailure struct {
+	since   time.Time
+	lastLog time.Time
 }
 
 // authCreds are the credentials of one company; empty values fall back to
@@ -161,7 +188,9 @@ func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authCl
 		log:       mgr.Logger(),
 		refreshes: mgr.Metrics().NewCounter("concur_token_refreshes", "company", "result"),
 		expiry:    mgr.Metrics().NewGauge("concur_refresh_token_expiry_seconds", "company"),
+		failed:    mgr.Metrics().NewGauge("concur_auth_failed", "company"),
 		clients:   map[string]*authClient{},
+		failing:   map[string]*authFailure{},
 	}
 	var err error
 	if a.defaults, err = authCredsFromParsed(conf); err != nil {
@@ -194,6 +223,7 @@ func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authCl
 	if a.store, err = concurapi.NewDirStore(dir); err != nil {
 		return nil, fmt.Errorf("field %s.%s: %w", authField, authFieldTokenStore, err)
 	}
+	a.storeDir = dir
 	return a, nil
 }
 
@@ -234,15 +264,81 @@ func (a *authClients) Client(ctx context.Context, companyID string) (*concurapi.
 }
 
 func (a *authClients) onRefresh(info concurapi.RefreshInfo) {
+	log := a.log.With("companyId", info.CompanyID, "grant", info.Grant)
 	if info.Err != nil {
 		a.refreshes.Incr(1, info.CompanyID, "failed")
-		a.log.With("companyId", info.CompanyID, "grant", info.Grant).Errorf("Concur token request failed: %v", info.Err)
+		var authErr *concurapi.AuthError
+		if errors.As(info.Err, &authErr) && authErr.Refused() {
+			// A refused refresh token falls back to the request token; if
+			// both are refused, waitForCredentials reports it once.
+			log.Warnf("Concur token request refused: %v", info.Err)
+			return
+		}
+		log.Errorf("Concur token request failed: %v", info.Err)
 		return
 	}
 	a.refreshes.Incr(1, info.CompanyID, "ok")
 	if !info.RefreshExpiry.IsZero() {
 		a.expiry.Set(int64(time.Until(info.RefreshExpiry).Seconds()), info.CompanyID)
 	}
+	a.failMu.Lock()
+	f := a.failing[info.CompanyID]
+	delete(a.failing, info.CompanyID)
+	a.failMu.Unlock()
+	a.failed.Set(0, info.CompanyID)
+	if f != nil {
+		log.Infof("Concur accepted the credentials of company %s again after %v refused; writes resume", info.CompanyID, time.Since(f.since).Round(time.Second))
+	}
+}
+
+// waitForCredentials is what a writer does with an error that refuses a
+// company's credentials (concurapi.IsCredentialsRefused): no record is at
+// fault, so instead of failing messages it waits until the token source
+// will try again (the next token store check or token request), reporting
+// the failure, and returns nil for the caller to retry. It returns err
+// unchanged when err is no refusal, and a wrapped ctx error when ctx ends
+// first.
+func (a *authClients) waitForCredentials(ctx context.Context, err error) error {
+	var refused *concurapi.CredentialsRefusedError
+	if !errors.As(err, &refused) {
+		return err
+	}
+	a.reportRefused(refused, "Its messages wait (they are neither failed nor dead-lettered) and are written once a token request succeeds")
+	wait := max(time.Until(refused.NextCheck), authMinWait)
+	if err := concurapi.SleepContext(ctx, wait); err != nil {
+		return fmt.Errorf("waiting for new credentials of company %s: %w", refused.CompanyID, err)
+	}
+	return nil
+}
+
+// reportRefused logs a company's refused credentials once, then at most
+// every authReminder, and sets its concur_auth_failed gauge; consequence
+// says what happens to the messages meanwhile.
+func (a *authClients) reportRefused(refused *concurapi.CredentialsRefusedError, consequence string) {
+	now := time.Now()
+	a.failMu.Lock()
+	f, known := a.failing[refused.CompanyID]
+	if !known {
+		f = &authFailure{since: refused.Since}
+		a.failing[refused.CompanyID] = f
+	}
+	remind := !known || now.Sub(f.lastLog) >= authReminder
+	if remind {
+		f.lastLog = now
+	}
+	a.failMu.Unlock()
+	a.failed.Set(1, refused.CompanyID)
+	if !remind {
+		return
+	}
+	state := "refused"
+	if known {
+		state = "still refused"
+	}
+	a.log.With("companyId", refused.CompanyID).Errorf(
+		"Concur %s the credentials of company %s: %v. %s; "+
+			"to fix, get a new request token from App Center and run `concurflow auth exchange --company-id %s --token-store %s`",
+		state, refused.CompanyID, refused.Err, consequence, refused.CompanyID, a.storeDir)
 }
 
 func (a *authClients) reportExpiry(companyID string, ts *concurapi.TokenSource) {

@@ -703,6 +703,14 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 			o.log.With("ifNoneMatch", idemKey, "correlationId", acctCorrelation(err), "object", objLabel, "companyId", key.companyID).
 				Infof("Concur already accepted this %s request (412); counting it as applied", method)
 			return acctSent{alreadyApplied: true}, nil
+		case concurapi.IsCredentialsRefused(err):
+			// Not the records' fault: wait for new credentials, then
+			// start over with a fresh retry budget.
+			if err := o.auth.waitForCredentials(ctx, err); err != nil {
+				return acctSent{}, fmt.Errorf("%s %s for company %s: %w", method, key.object, key.companyID, err)
+			}
+			attempt, start = -1, time.Now()
+			continue
 		case !concurapi.IsRetryable(err):
 			return acctSent{}, fmt.Errorf("%s %s for company %s, erp %s (not retried): %w", method, key.object, key.companyID, key.erpID, err)
 		}
@@ -757,8 +765,22 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 	inputs []concurapi.PackInput, st *concurapi.RequestStatus, failRecord func(j int, err error),
 ) error {
 	objLabel := string(key.object)
-	ctx, cancel := context.WithTimeout(ctx, o.awaitTimeout)
-	defer cancel()
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, o.awaitTimeout)
+	defer func() { cancel() }()
+	// waitRefused waits for new credentials when err refuses them; the
+	// wait does not count against await_timeout.
+	waitRefused := func(err error) (retry bool, werr error) {
+		if !concurapi.IsCredentialsRefused(err) {
+			return false, nil
+		}
+		if werr := o.auth.waitForCredentials(parent, err); werr != nil {
+			return false, fmt.Errorf("awaiting request %s: %w", st.RequestID, werr)
+		}
+		cancel()
+		ctx, cancel = context.WithTimeout(parent, o.awaitTimeout)
+		return true, nil
+	}
 	for !st.Status.Final() {
 		if err := concurapi.SleepContext(ctx, o.pollInterval); err != nil {
 			return fmt.Errorf("awaiting request %s of company %s: %w", st.RequestID, key.companyID, err)
@@ -766,6 +788,13 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 		next, err := client.RequestStatus(ctx, key.erpID, st.RequestID)
 		if err != nil {
 			if concurapi.IsRetryable(err) {
+				continue
+			}
+			retry, werr := waitRefused(err)
+			if werr != nil {
+				return werr
+			}
+			if retry {
 				continue
 			}
 			return fmt.Errorf("awaiting request %s: %w", st.RequestID, err)
@@ -788,21 +817,33 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 			byKey[k] = append(byKey[k], j)
 		}
 	}
-	failed := map[int][]string{}
+	var failed map[int][]string
 	var unmatched []string
-	for pe, err := range client.RequestErrors(ctx, key.erpID, st.RequestID) {
-		if err != nil {
-			return fmt.Errorf("reading errors of request %s (status %s): %w", st.RequestID, st.Status, err)
-		}
-		text := acctProcessingErrorText(pe)
-		k, _, kerr := packer.Key([]byte(pe.RawValues))
-		js, ok := byKey[k]
-		if kerr != nil || !ok {
-			unmatched = append(unmatched, text)
-			continue
-		}
-		for _, j := range js {
-			failed[j] = append(failed[j], text)
+	for reading := true; reading; {
+		reading = false
+		failed, unmatched = map[int][]string{}, nil
+		for pe, err := range client.RequestErrors(ctx, key.erpID, st.RequestID) {
+			if err != nil {
+				retry, werr := waitRefused(err)
+				if werr != nil {
+					return werr
+				}
+				if !retry {
+					return fmt.Errorf("reading errors of request %s (status %s): %w", st.RequestID, st.Status, err)
+				}
+				reading = true // from the first page again
+				break
+			}
+			text := acctProcessingErrorText(pe)
+			k, _, kerr := packer.Key([]byte(pe.RawValues))
+			js, ok := byKey[k]
+			if kerr != nil || !ok {
+				unmatched = append(unmatched, text)
+				continue
+			}
+			for _, j := range js {
+				failed[j] = append(failed[j], text)
+			}
 		}
 	}
 	if len(unmatched) > 0 || (len(failed) == 0 && st.Status == concurapi.StatusError) {

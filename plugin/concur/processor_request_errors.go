@@ -3,6 +3,7 @@ package concur
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -265,10 +266,18 @@ func (c reqerrCaller) call(ctx context.Context, companyID, what string, fn func(
 	if err != nil {
 		return err
 	}
-	return reqerrWithRetry(ctx, c.retry, func(attempt int, err error) {
+	err = reqerrWithRetry(ctx, c.retry, func(attempt int, err error) {
 		c.retries.Incr(1)
 		c.log.With("companyId", companyID).Warnf("%s failed (attempt %d), retrying: %v", what, attempt, err)
 	}, func() error { return fn(client) })
+	// Refused credentials fail the message (it is not retried: the token
+	// source holds further token requests back), and are reported once per
+	// company like the output's.
+	var refused *concurapi.CredentialsRefusedError
+	if errors.As(err, &refused) {
+		c.auth.reportRefused(refused, "Messages needing its API fail until a token request succeeds")
+	}
+	return err
 }
 
 // Close releases the HTTP connections; clients hold no goroutines.

@@ -480,6 +480,25 @@ func TestRequestErrorsAPIFailures(t *testing.T) {
 			t.Fatalf("got %+v", out)
 		}
 	})
+	t.Run("refused credentials", func(t *testing.T) {
+		e.sb.RevokeTokens(e.co.ID)
+		e.sb.ExpireRequestTokens(e.co.ID)
+		before := e.apiCalls("POST", concurapi.TokenPath)
+		out := reqerrRecords(t, reqerrRun(t, proc, reqerrMsg(ev), reqerrMsg(ev), reqerrMsg(ev), reqerrMsg(ev)))
+		if len(out) != 4 {
+			t.Fatalf("got %d messages, want 4: %+v", len(out), out)
+		}
+		for _, o := range out {
+			if !strings.Contains(o.Err, "invalid_grant") || !strings.Contains(o.Err, "concurflow auth exchange") || strings.Contains(o.Err, "retry") {
+				t.Fatalf("message error %q, want the refusal and its fix, not retried", o.Err)
+			}
+		}
+		// One refresh and one password grant; the other messages get the
+		// remembered refusal without a token request.
+		if calls := e.apiCalls("POST", concurapi.TokenPath) - before; calls != 2 {
+			t.Errorf("%d token requests for 4 messages, want 2", calls)
+		}
+	})
 }
 
 // TestRequestErrorsConfigExamples lints the spec's examples.

@@ -3,8 +3,8 @@
 // tests do not already cover: 429 storms on every endpoint, answers slower
 // than the client's timeout, and a revoked refresh token with no usable
 // request token. Each test checks that nothing is lost, nothing is applied
-// twice, and the stream stays healthy (or, for the revoked token, stops
-// sending and says why).
+// twice, and the stream stays healthy (or, for the revoked token, waits
+// without dead-lettering, says why, and resumes after `auth exchange`).
 package faults
 
 import (
@@ -21,6 +21,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 
+	"github.com/concurflow/concurflow/concur"
 	_ "github.com/concurflow/concurflow/plugin"
 	"github.com/concurflow/concurflow/sandbox"
 	"github.com/concurflow/concurflow/test/harness"
@@ -149,20 +150,23 @@ func TestSlowAnswersBeyondTimeout(t *testing.T) {
 	t.Logf("RESULT slow answers: %d accepted requests, %d re-sent bodies answered 412", st.Accepted, st.Resent412)
 }
 
-// TestRevokedRefreshTokenStops: once the company's tokens are revoked and
-// its request token has expired, the pipeline cannot get a token. It must
-// say so clearly (invalid_grant, in the log and the DLQ) and must not
-// hammer the token endpoint while messages keep failing.
-func TestRevokedRefreshTokenStops(t *testing.T) {
+// TestRevokedRefreshTokenWaits: once the company's tokens are revoked and
+// its request token has expired, the pipeline cannot get a token. The
+// records are not at fault: none may reach the DLQ. The pipeline must say
+// so clearly (one ERROR naming the company and `concurflow auth exchange`),
+// must not hammer the token endpoint, and must resume by itself once an
+// operator stores a new refresh token, writing everything exactly once.
+func TestRevokedRefreshTokenWaits(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e := newEnv(t, 1)
+	co := e.cos[0]
 	first := harness.Generate(13, e.cos, 200)
 	e.run(ctx, first)
 
-	e.sb.RevokeTokens(e.cos[0].ID)
-	e.sb.ExpireRequestTokens(e.cos[0].ID)
+	e.sb.RevokeTokens(co.ID)
+	e.sb.ExpireRequestTokens(co.ID)
 	more := harness.Generate(14, e.cos, 300)
 	if err := harness.Produce(ctx, e.brokers, topic, more); err != nil {
 		t.Fatal(err)
@@ -170,7 +174,7 @@ func TestRevokedRefreshTokenStops(t *testing.T) {
 	tokenCalls := func() int {
 		n := 0
 		for _, l := range e.sb.RequestLog() {
-			if strings.HasSuffix(l.Path, "/oauth2/v0/token") {
+			if strings.HasSuffix(l.Path, concur.TokenPath) {
 				n++
 			}
 		}
@@ -179,36 +183,109 @@ func TestRevokedRefreshTokenStops(t *testing.T) {
 	before := tokenCalls()
 	e.logs = harness.LockedBuffer{}
 	stop := harness.RunPipeline(t, pipeline, e.env, &e.logs)
-	harness.WaitFor(ctx, t, "the failure to be reported", func() error {
-		if !strings.Contains(e.logs.String(), "invalid_grant") {
-			return errors.New("no invalid_grant in the logs yet")
+	harness.WaitFor(ctx, t, "the refusal to be reported", func() error {
+		if !strings.Contains(e.logs.String(), "concurflow auth exchange --company-id "+co.ID) {
+			return errors.New("no refusal naming the fix in the logs yet")
 		}
 		return nil
 	})
-	time.Sleep(3 * time.Second)
-	stop()
+	// Long enough for the token source's first back-off (5 s) to end.
+	time.Sleep(7 * time.Second)
 	calls := tokenCalls() - before
 	dead, err := harness.ReadDLQ(e.env["DLQ_PATH"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("RESULT revoked refresh token: %d token requests in ~3 s, %d records dead-lettered", calls, len(dead))
-	for _, d := range dead {
-		if !strings.Contains(d.Error, "invalid_grant") {
-			t.Errorf("dead letter without the reason: %+v", d)
-			break
+	if len(dead) > 0 {
+		t.Fatalf("%d records dead-lettered while the credentials were refused, first: %+v", len(dead), dead[0])
+	}
+	// One refresh and one password grant when the access token is
+	// refused, and the same again when the 5 s back-off ends: whatever the
+	// number of writes waiting.
+	if calls > 4 {
+		t.Errorf("%d token requests in ~%v of refused credentials, want at most 4", calls, 7*time.Second)
+	}
+	if lines := errorLines(e.logs.String(), "refused the credentials of company "+co.ID); len(lines) != 1 {
+		t.Errorf("%d ERROR lines about the refusal, want exactly 1:\n%s", len(lines), e.logs.String())
+	} else {
+		t.Logf("the refusal is logged as: %s", lines[0])
+	}
+	if !strings.Contains(e.logs.String(), "invalid_grant") {
+		t.Error("the refusal's cause (invalid_grant) is not logged")
+	}
+
+	// The operator connects the app again in App Center and runs
+	// `concurflow auth exchange`: a new refresh token in the token store.
+	requestToken, err := e.sb.NewRequestToken(co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange(ctx, t, e.env["CONCUR_TOKEN_STORE"], e.sb.URL(), co, requestToken)
+	exchanged := tokenCalls()
+
+	all := append(append([]harness.Change{}, first...), more...)
+	want := harness.Expected(e.cos, all)
+	harness.WaitFor(ctx, t, "the pipeline to resume", func() error {
+		lag, end, err := harness.GroupLag(ctx, e.brokers, group, topic)
+		if err == nil && lag != 0 {
+			err = fmt.Errorf("%w: lag %d of %d", harness.ErrNotYet, lag, end)
+		}
+		if err != nil {
+			return err
+		}
+		return e.admin.CheckState(ctx, want)
+	})
+	stop()
+	st, err := e.admin.CheckAppliedOnce(ctx, e.cos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dead, err = harness.ReadDLQ(e.env["DLQ_PATH"]); err != nil || len(dead) > 0 {
+		t.Fatalf("DLQ after recovery: %d records, %v", len(dead), err)
+	}
+	if !strings.Contains(e.logs.String(), "writes resume") {
+		t.Error("the recovery is not logged")
+	}
+	t.Logf("RESULT revoked refresh token: %d token requests in ~7 s of refused credentials, 1 ERROR, no dead letter; after the exchange %d more token requests, %d accepted requests in all, %d re-sent bodies answered 412",
+		calls, tokenCalls()-exchanged, st.Accepted, st.Resent412)
+}
+
+// errorLines returns the ERROR-level log lines containing text.
+func errorLines(logs, text string) []string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, "level=ERROR") && strings.Contains(l, text) {
+			out = append(out, l)
 		}
 	}
-	if len(dead) != len(more) {
-		t.Errorf("%d of %d records dead-lettered", len(dead), len(more))
+	return out
+}
+
+// exchange does what `concurflow auth exchange` does: a password grant
+// with the request token, ignoring what is stored, and the refresh token
+// saved into the token store directory.
+func exchange(ctx context.Context, t *testing.T, dir, url string, co harness.Company, requestToken string) {
+	t.Helper()
+	store, err := concur.NewDirStore(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Each failed write costs one refresh grant and one password grant per
-	// object group (three objects), then its records go to the DLQ: the
-	// pipeline does not loop on a refused grant. (It does not stop either;
-	// see docs/reliability.md.)
-	writes := strings.Count(e.logs.String(), "Failed to send message to concur_accounting")
-	if writes == 0 || calls > 2*3*writes {
-		t.Errorf("%d token requests for %d failed writes, want at most 6 each", calls, writes)
+	ts, err := concur.NewTokenSource(concur.TokenSourceConfig{
+		CompanyID: co.ID, ClientID: co.ClientID, ClientSecret: co.ClientSecret,
+		RequestToken: requestToken, AuthURL: url, Store: ignoreStored{store},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("  %d failed writes", writes)
+	if _, err := ts.TokenContext(ctx); err != nil {
+		t.Fatalf("exchanging the new request token: %v", err)
+	}
+}
+
+// ignoreStored hides the stored refresh token so that the request token is
+// used; new refresh tokens are saved.
+type ignoreStored struct{ concur.TokenStore }
+
+func (ignoreStored) Load(context.Context, string) (*concur.StoredToken, error) {
+	return nil, concur.ErrTokenNotFound
 }
