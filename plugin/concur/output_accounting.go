@@ -109,6 +109,37 @@ other 4xx is not retried: the messages of that request fail with Concur's
 error text. Once a request of a group fails that way, later requests of the
 same group in the batch are not sent, so that records never overtake each other.
 
+### Refused credentials
+
+When the token endpoint refuses a company's credentials (its refresh token
+revoked or expired and no usable request token, or a wrong client id or
+secret), no record is at fault, so no message fails and nothing reaches a
+`+"`fallback`"+`: the write of that company waits, which holds the input back
+(nothing is lost), and resumes by itself once a token request succeeds. The
+token source asks again after 5 seconds, doubling up to 5 minutes, and
+re-reads the token store every 5 seconds meanwhile, so storing a new refresh
+token with `+"`concurflow auth exchange`"+` heals a running stream within
+seconds. One ERROR per company is logged when it starts, naming the company
+and that command, repeated every 5 minutes while it lasts; the gauge
+`+"`concur_auth_failed`"+` (label company) is 1 meanwhile. A stream stopped while
+waiting leaves the messages unacknowledged, so the input delivers them again.
+Other companies' messages in the same batch are written, but the batch is
+acknowledged only once the waiting company's are too; with
+`+"`max_in_flight: 1`"+` the whole stream waits.
+
+### Batching inside a fallback
+
+Wrapped in a `+"`fallback`"+` (or any output that routes failed messages), this
+output's own `+"`"+acctFieldBatching+"`"+` merges input batches, and Benthos can then
+only fail each input batch as a whole: one rejected record sends every message
+of its input batch to the next output, with that record's error, although the
+others were applied. Only the failed records are routed when either the input
+delivers single messages, or this output's `+"`"+acctFieldBatching+"`"+` is off
+(`+"`count: 0, byte_size: 0, period: \"\"`"+`) and batches are formed before the
+fallback: by the input's batching policy, or by a `+"`broker`"+`'s `+"`batching`"+`
+around the `+"`fallback`"+`. `+"`reject_errored`"+` and `+"`switch`"+` do not help here: they
+route messages that failed processing, not writes.
+
 ### Metrics
 
 `+"`concur_accounting_records`"+` (labels object, status: accepted, applied,
@@ -118,8 +149,8 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 `+"`concur_accounting_already_applied`"+` (412 answers),
 `+"`concur_accounting_schema_rejected`"+` (label object: records that failed
 `+"`"+acctFieldValidate+"`"+`, also counted as invalid), plus the auth metrics
-`+"`concur_token_refreshes`"+` and `+"`concur_refresh_token_expiry_seconds`"+` (label
-company). Logs carry the request id and the correlation id.
+`+"`concur_token_refreshes`"+`, `+"`concur_refresh_token_expiry_seconds`"+` and
+`+"`concur_auth_failed`"+` (label company). Logs carry the request id and the correlation id.
 
 `+service.OutputPerformanceDocs(true, true)).
 		Fields(
