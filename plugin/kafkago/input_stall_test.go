@@ -240,3 +240,46 @@ kafka_go:
 	waitCommitted(t, cl, "g-ghost", "ghost", 3, perPartition)
 	stop()
 }
+
+// The crash test's collapse: with several partitions feeding a slow
+// pipeline, each partition's hand-off waits longer than the batching period,
+// and the batcher then reports the period as elapsed on every message it is
+// given. Batches must still fill up to the policy's count while the
+// pipeline is busy.
+func TestInputBatchesStayFullWhenHandOffWaits(t *testing.T) {
+	const partitions, perPartition = 4, 1000
+	c, _ := clusterWithRecords(t, "busy", partitions, perPartition)
+
+	var sizes batchSizes
+	col := newCollector()
+	stop, _, _ := startStream(t, inputYAML(c, "busy", "g-busy", `
+  checkpoint_limit: 1000
+  batching:
+    count: 50
+    period: 5ms
+`), func(_ context.Context, b service.MessageBatch) error {
+		col.add(b)
+		sizes.add(len(b))
+		time.Sleep(20 * time.Millisecond) // each batch costs, whatever its size
+		return nil
+	})
+	// 60 batches are enough to tell: full ones carry 3,000 records.
+	col.waitFor(t, "60 batches or every record", func(ds []delivery) bool {
+		sizes.mu.Lock()
+		n := len(sizes.sizes)
+		sizes.mu.Unlock()
+		return n >= 60 || len(ds) >= partitions*perPartition
+	})
+	stop()
+	sizes.mu.Lock()
+	defer sizes.mu.Unlock()
+	records := 0
+	for _, n := range sizes.sizes {
+		records += n
+	}
+	if avg := records / len(sizes.sizes); avg < 40 {
+		t.Fatalf("%d records in %d batches (%d on average), want close to the batching count 50", records, len(sizes.sizes), avg)
+	}
+	t.Logf("%d records in %d batches", records, len(sizes.sizes))
+	checkOrdered(t, col.all())
+}

@@ -35,6 +35,7 @@ type partitionConsumer struct {
 	noopBatching bool
 	pending      service.MessageBatch // without a batching policy
 	pendingN     int                  // messages added to batcher but not flushed
+	pendingBytes int                  // their total value size
 	pendingFirst int64                // offset of the first of them
 	pendingNext  int64                // offset after the last of them
 
@@ -281,13 +282,17 @@ func (p *partitionConsumer) hand(ctx context.Context, msgs []kafka.Message, next
 			p.pendingFirst = m.Offset
 		}
 		p.pendingN++
+		p.pendingBytes += len(m.Value)
 		p.pendingNext = m.Offset + 1
 		*next = m.Offset + 1
 		p.in.met.received.Incr(1)
 		msg := toServiceMessage(p.topic, p.partition, m)
 		if p.batcher == nil {
 			p.pending = append(p.pending, msg)
-		} else if p.batcher.Add(msg) {
+		} else if p.batcher.Add(msg) && (p.filled() || p.partialDue()) {
+			// Add also reports an elapsed period, which after a long
+			// hand-off to a busy pipeline is every time: that alone must
+			// not cut batches short (see partialDue).
 			if err := p.flush(ctx, next); err != nil {
 				return err
 			}
@@ -297,10 +302,11 @@ func (p *partitionConsumer) hand(ctx context.Context, msgs []kafka.Message, next
 }
 
 // reserve waits until one more message may be put in flight. At the
-// checkpoint limit, pending messages are handed out as a partial batch only
-// when partialDue says so; otherwise reserve waits for acknowledgements, so
-// that the freed room goes into the pending batch instead of into a batch of
-// its own. It returns false once ctx is done.
+// checkpoint limit, pending messages are handed out as a batch only if they
+// alone fill the limit or partialDue says so; otherwise reserve waits for
+// acknowledgements, so that the freed room goes into the pending batch
+// instead of into a small batch of its own. It returns false once ctx is
+// done.
 func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 	limit := p.in.cfg.checkpointLimit
 	for {
@@ -315,7 +321,7 @@ func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 			continue
 		}
 		wanted := p.in.demand.wanted()
-		if p.partialDue() {
+		if inFlight == 0 || p.partialDue() {
 			if err := p.flush(ctx, next); err != nil {
 				if ctx.Err() == nil {
 					p.in.log.Errorf("%v; reading again from offset %d", err, *next)
@@ -333,19 +339,33 @@ func (p *partitionConsumer) reserve(ctx context.Context, next *int64) bool {
 	}
 }
 
-// partialDue reports whether pending messages that did not fill a batch of
-// the batching policy (the period elapsed, the fetch ended without a policy,
-// or the checkpoint limit was reached) should be handed out now. They are
-// while at most half of checkpoint_limit is in flight, and whenever
-// ReadBatch waits because the pipeline has nothing else of this input to
-// work on. Otherwise the pipeline is the bottleneck: a small batch would cost
-// a downstream request (or write) as much as a full one, and handing out one
-// whenever an acknowledgement frees a few slots would keep batches small for
-// good. Holding them back while acknowledgements arrive lets them grow.
-func (p *partitionConsumer) partialDue() bool {
-	if _, inFlight := p.cp.state(); inFlight <= p.in.cfg.checkpointLimit/2 {
+// filled reports whether the pending messages fill a batch of the batching
+// policy by its count, byte_size or check, as opposed to its period having
+// elapsed. With a check and an elapsed period the cause is unknown; it
+// counts as the period.
+func (p *partitionConsumer) filled() bool {
+	pol := p.in.cfg.batching
+	switch {
+	case pol.Count > 0 && p.pendingN >= pol.Count:
 		return true
+	case pol.ByteSize > 0 && p.pendingBytes >= pol.ByteSize:
+		return true
+	case pol.Check != "":
+		return !p.periodDue()
 	}
+	return false
+}
+
+// partialDue reports whether pending messages that do not fill a batch (the
+// period elapsed, a fetch ended without a batching policy, or the checkpoint
+// limit was reached) should be handed out now: only while ReadBatch waits
+// because the pipeline has nothing of this input left to work on. While the
+// pipeline is busy with earlier batches a small batch would only queue
+// behind them, and would cost a downstream request (or write) as much as a
+// full one; handed out each time the hand-off or an acknowledgement made
+// room for it, batches would stay small for good. Held back, they keep
+// growing until they fill a batch or the pipeline asks.
+func (p *partitionConsumer) partialDue() bool {
 	select {
 	case <-p.in.demand.wanted():
 		return true
@@ -362,7 +382,7 @@ func (p *partitionConsumer) flush(ctx context.Context, next *int64) error {
 		return nil
 	}
 	n, first, last := p.pendingN, p.pendingFirst, p.pendingNext
-	p.pendingN = 0
+	p.pendingN, p.pendingBytes = 0, 0
 	batch := p.pending
 	p.pending = nil
 	if p.batcher != nil {
