@@ -58,7 +58,7 @@ func inputSpec() *service.ConfigSpec {
 			Default("250ms").
 			Advanced(),
 		service.NewIntField(fieldCheckpointLimit).
-			Description("The most messages of one partition that may be in flight (delivered but not yet acknowledged). Reading that partition pauses at the limit. While more than half of it is in flight the pipeline is taken to be the bottleneck, and batches that the batching policy did not fill are held back (see Batches below).").
+			Description("The most messages of one partition that may be in flight (delivered but not yet acknowledged). Reading that partition pauses at the limit.").
 			Default(1024),
 		service.NewDurationField(fieldCommitPeriod).
 			Description("How often acknowledged offsets are committed to the group. Offsets are also committed when partitions are revoked and when the input closes.").
@@ -97,7 +97,7 @@ When a rebalance revokes a partition, reading it stops, the member waits for its
 
 ### Batches
 
-A batch holds messages of one partition and ends when the `+"`batching`"+` policy's count or byte size is reached. A batch cut short — by the policy's period, by the end of a fetch without a policy, or because `+"`checkpoint_limit`"+` is reached — is handed out at once only while at most half of `+"`checkpoint_limit`"+` of its partition is in flight or while the pipeline waits for input. Otherwise the pipeline is behind, a small batch would cost a downstream request as much as a full one, and the input keeps adding the messages that acknowledgements make room for, so batches return to full size after a stall instead of staying small. A period may therefore fire late while the pipeline is busy, by up to `+"`fetch_max_wait`"+` after it asks for more.
+A batch holds messages of one partition and is complete when the `+"`batching`"+` policy's count, byte size or check says so. A batch cut short — by the policy's period, by the end of a fetch when there is no policy, or by `+"`checkpoint_limit`"+` — is handed out only while the pipeline waits for input (or when it alone fills `+"`checkpoint_limit`"+`). While the pipeline is busy with earlier batches it keeps growing instead: a small batch would only queue behind them and cost a downstream request as much as a full one, and batches would otherwise stay small for good after a stall. A period therefore fires late while the pipeline is busy, by up to `+"`fetch_max_wait`"+` after it asks for more; without a policy, several fetches may make one batch.
 
 ### Snapshot mode
 
