@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -178,6 +179,107 @@ func TestFileDrops(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFileDropMissingColumns drops, next to a good fixture export, one
+// whose header (CSV) or schema (Parquet) lacks a column the mapping needs:
+// each of its rows is dead-lettered with a reason naming the file and the
+// column, none is sent, and the good file is applied in full. For vendors
+// the needed columns depend on the row's type: the employee row of the
+// same file, whose columns are all there, is sent.
+func TestFileDropMissingColumns(t *testing.T) {
+	employee := map[string]any{"id": "E990100", "type": "EMPLOYEE", "currencyCode": "EUR", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "employeeId": "990100"}
+	cases := []struct {
+		pipeline, good, bad string
+		write               func(t *testing.T, path string)
+		want                string // fixture NDJSON Concur must hold, plus extra
+		extra               []map[string]any
+		records             func(*sandbox.Server, string, string) ([]json.RawMessage, error)
+		dlq                 string
+		reason              string
+		dead                int
+	}{
+		{
+			pipeline: "file_drop_accounts.yaml", good: "accounts.csv", bad: "accounts_renamed.csv",
+			write: writeText("ACCOUNT,ACCT_DESC,ACCT_TYPE\n300100,Renamed,BANK\n300200,Renamed too,AP\n"),
+			want:  "accounts.ndjson", records: (*sandbox.Server).Accounts, dlq: "accounts.ndjson",
+			reason: "accounts_renamed.csv: missing column GL_ACCOUNT (the mapping needs GL_ACCOUNT, ACCT_DESC, ACCT_TYPE; the header has ACCOUNT, ACCT_DESC, ACCT_TYPE)",
+			dead:   2,
+		},
+		{
+			pipeline: "file_drop_lists.yaml", good: "lists.csv", bad: "lists_renamed.csv",
+			write: writeText("CODE,DESCRIPTION\nREGION,Region\n"),
+			want:  "lists.ndjson", records: (*sandbox.Server).Lists, dlq: "lists.ndjson",
+			reason: "lists_renamed.csv: missing columns LIST_CODE, LIST_DESC",
+			dead:   1,
+		},
+		{
+			pipeline: "parquet_vendors.yaml", good: "vendors.parquet", bad: "vendors_no_company.parquet",
+			write: writeVendorsWithoutCompanyName,
+			want:  "vendors.ndjson", extra: []map[string]any{employee}, records: (*sandbox.Server).Vendors, dlq: "vendors.ndjson",
+			reason: "vendors_no_company.parquet: missing column COMPANY_NAME",
+			dead:   1,
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.pipeline, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.drop(t, c.good)
+			c.write(t, filepath.Join(f.env["DROP_DIR"], c.bad))
+			runToEnd(t, c.pipeline, "", f.env)
+			waitIdle(t, f.srv)
+
+			got, err := c.records(f.srv, f.co.ID, f.erpID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertRecords(t, c.pipeline, got, append(readNDJSON(t, filepath.Join(erpDir, c.want)), c.extra...), "id")
+			dlq := readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], c.dlq))
+			if len(dlq) != c.dead {
+				t.Fatalf("%d dead letters, want %d: %v", len(dlq), c.dead, dlq)
+			}
+			for _, m := range dlq {
+				if e, _ := m["error"].(string); !strings.Contains(e, c.reason) || m["row"] == nil {
+					t.Errorf("dead letter %v: want the row and a reason containing %q", m, c.reason)
+				}
+			}
+			t.Logf("reason: %s", dlq[0]["error"])
+		})
+	}
+}
+
+// writeText returns a writer of a file with the given content.
+func writeText(body string) func(t *testing.T, path string) {
+	return func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeVendorsWithoutCompanyName writes a vendor export without the
+// COMPANY_NAME column that supplier rows need: one supplier, one employee.
+func writeVendorsWithoutCompanyName(t *testing.T, path string) {
+	t.Helper()
+	type row struct {
+		VendorNo    string `parquet:"VENDOR_NO"`
+		VendorType  string `parquet:"VENDOR_TYPE"`
+		Currency    string `parquet:"CURRENCY"`
+		Name1       string `parquet:"VENDOR_NAME1,optional"`
+		FirstName   string `parquet:"FIRST_NAME,optional"`
+		LastName    string `parquet:"LAST_NAME,optional"`
+		Email       string `parquet:"EMAIL_ADDR,optional"`
+		PersonnelNo string `parquet:"PERSONNEL_NO,optional"`
+	}
+	rows := []row{
+		{VendorNo: "V9900100", VendorType: "S", Currency: "EUR", Name1: "Supplier without company name"},
+		{VendorNo: "E990100", VendorType: "E", Currency: "EUR", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", PersonnelNo: "990100"},
+	}
+	if err := parquet.WriteFile(path, rows); err != nil {
+		t.Fatal(err)
 	}
 }
 
