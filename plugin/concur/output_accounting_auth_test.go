@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redpanda-data/benthos/v4/public/service"
-
 	"github.com/concurflow/concurflow/sandbox"
 )
 
@@ -21,31 +19,8 @@ import (
 func TestAccountingRefusedCredentialsNackOnStop(t *testing.T) {
 	t.Parallel()
 	e := newAcctEnv(t, 1)
-	b := service.NewStreamBuilder()
-	send, err := b.AddBatchProducerFunc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := "fallback:\n  - " + strings.ReplaceAll(strings.TrimRight(e.output(""), "\n"), "\n", "\n    ") + `
-  - reject: 'reached the fallback: ${! metadata("fallback_error") }'
-`
-	if err := b.AddOutputYAML(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.SetMetricsYAML("json_api: {}"); err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
-	b.SetHTTPMux(mux)
-	if err := b.SetLoggerYAML("level: none"); err != nil {
-		t.Fatal(err)
-	}
-	stream, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- stream.Run(context.Background()) }()
+	send, stream, done := runOutputStream(t, fallbackYAML(e.output(""), `reject: 'reached the fallback: ${! metadata("fallback_error") }'`), mux)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := send(ctx, e.accounts(0, 3, 0)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,31 +46,14 @@ func TestAccountingBatchingUnderFallback(t *testing.T) {
 			t.Parallel()
 			e := newAcctEnv(t, 1, sandbox.WithRateLimit(false))
 			failed := filepath.Join(t.TempDir(), "failed.ndjson")
-			out := "fallback:\n  - " + strings.ReplaceAll(strings.TrimRight(e.output(c.extra), "\n"), "\n", "\n    ") + fmt.Sprintf(`
-  - file: { path: %s, codec: lines }
-    processors:
-      - mapping: 'root = content().string().parse_json().id'
-`, failed)
+			out := fallbackYAML(e.output(c.extra), fmt.Sprintf(`file: { path: %s, codec: lines }
+processors:
+  - mapping: 'root = content().string().parse_json().id'
+`, failed))
 			if c.broker {
-				out = "broker:\n  pattern: fan_out\n  " + merge + "\n  outputs:\n    - " + strings.ReplaceAll(strings.TrimRight(out, "\n"), "\n", "\n      ") + "\n"
+				out = "broker:\n  pattern: fan_out\n  " + merge + "\n  outputs:\n    - " + indentYAML(out, "      ") + "\n"
 			}
-			b := service.NewStreamBuilder()
-			send, err := b.AddBatchProducerFunc()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.AddOutputYAML(out); err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			if err := b.SetLoggerYAML("level: none"); err != nil {
-				t.Fatal(err)
-			}
-			stream, err := b.Build()
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- stream.Run(context.Background()) }()
+			send, stream, done := runOutputStream(t, out, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var wg sync.WaitGroup
@@ -109,4 +93,45 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// fallbackYAML is a fallback output trying first, then next (both YAML
+// objects at column 0).
+func fallbackYAML(first, next string) string {
+	return "fallback:\n  - " + indentYAML(first, "    ") + "\n  - " + indentYAML(next, "    ") + "\n"
+}
+
+// indentYAML indents every line of y but the first by prefix.
+func indentYAML(y, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(y, "\n"), "\n", "\n"+prefix)
+}
+
+// runOutputStream runs a stream writing batches from the returned producer
+// to the output out, logging nothing; with mux, its metrics are served
+// there as json_api. done receives Run's result.
+func runOutputStream(t *testing.T, out string, mux *http.ServeMux) (send service.MessageBatchHandlerFunc, stream *service.Stream, done chan error) {
+	t.Helper()
+	b := service.NewStreamBuilder()
+	send, err := b.AddBatchProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddOutputYAML(out); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if mux != nil {
+		if err := b.SetMetricsYAML("json_api: {}"); err != nil {
+			t.Fatal(err)
+		}
+		b.SetHTTPMux(mux)
+	}
+	if err := b.SetLoggerYAML("level: none"); err != nil {
+		t.Fatal(err)
+	}
+	if stream, err = b.Build(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+	return send, stream, done
 }
