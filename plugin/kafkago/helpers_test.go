@@ -249,17 +249,23 @@ func startStream(t testing.TB, inputYAML string, fn service.MessageBatchHandlerF
 // inputYAML is a kafka_go input config for tests: fast heartbeats and
 // commits so that rebalances and commits happen within a test's time.
 func inputYAML(c *kfake.Cluster, topic, group string, extra string) string {
+	return groupInputYAML(c, topic, group, "100ms", "6s", "4s", extra)
+}
+
+// groupInputYAML is inputYAML with the given heartbeat interval, session
+// timeout and rebalance timeout.
+func groupInputYAML(c *kfake.Cluster, topic, group, heartbeat, session, rebalance, extra string) string {
 	return fmt.Sprintf(`
 kafka_go:
   addresses: [ %q ]
   topics: [ %s ]
   consumer_group: %s
   commit_period: 50ms
-  heartbeat_interval: 100ms
-  session_timeout: 6s
-  rebalance_timeout: 4s
+  heartbeat_interval: %s
+  session_timeout: %s
+  rebalance_timeout: %s
   fetch_max_wait: 50ms
-%s`, c.ListenAddrs()[0], topic, group, extra)
+%s`, c.ListenAddrs()[0], topic, group, heartbeat, session, rebalance, extra)
 }
 
 // startOutputStream runs a stream that feeds batches from the returned send

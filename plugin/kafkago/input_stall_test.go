@@ -3,7 +3,6 @@ package kafkago
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -95,6 +94,34 @@ func TestInputBatchesRecoverAfterPipelineStall(t *testing.T) {
 	t.Logf("last 600 records in %d batches; %d batches in all", sizes.batchesFor(600), len(sizes.sizes))
 }
 
+// shortSessionCluster checks for leaks and starts a cluster that accepts
+// session timeouts as short as the crash test's, with n records in each
+// partition of topic.
+func shortSessionCluster(t *testing.T, topic string, partitions int32, n int) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	checkNoLeaks(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl := newClient(t, c)
+	produce(t, cl, topic, partitions, 0, n)
+	return c, cl
+}
+
+// shortSessionYAML is the crash test's group timing (2 s session and
+// rebalance timeouts, so a revoked partition waits 1 s for acknowledgements)
+// with small batches and checkpoint limit.
+func shortSessionYAML(c *kfake.Cluster, topic, group string) string {
+	return groupInputYAML(c, topic, group, "200ms", "2s", "2s", `
+  checkpoint_limit: 50
+  batching:
+    count: 10
+    period: 20ms
+`)
+}
+
 // A member whose pipeline is stuck with messages in flight when a rebalance
 // revokes its partitions lets go of them after half the rebalance timeout;
 // the new owner reads the unacknowledged messages again, the stuck member
@@ -102,31 +129,8 @@ func TestInputBatchesRecoverAfterPipelineStall(t *testing.T) {
 // and committed.
 func TestInputRebalanceWithStuckPipeline(t *testing.T) {
 	const perPartition = 300
-	checkNoLeaks(t)
-	// Session and rebalance timeouts as short as the crash test's.
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "stuck"), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	cl := newClient(t, c)
-	produce(t, cl, "stuck", 2, 0, perPartition)
-
-	cfg := fmt.Sprintf(`
-kafka_go:
-  addresses: [ %q ]
-  topics: [ stuck ]
-  consumer_group: g-stuck
-  commit_period: 50ms
-  heartbeat_interval: 200ms
-  session_timeout: 2s
-  rebalance_timeout: 2s
-  fetch_max_wait: 50ms
-  checkpoint_limit: 50
-  batching:
-    count: 10
-    period: 20ms
-`, c.ListenAddrs()[0])
+	c, cl := shortSessionCluster(t, "stuck", 2, perPartition)
+	cfg := shortSessionYAML(c, "stuck", "g-stuck")
 
 	colA, colB := newCollector(), newCollector()
 	release := make(chan struct{})
@@ -194,32 +198,11 @@ func ghostMember(t *testing.T, cl *kgo.Client, group, topic string) {
 // back, and must deliver and commit every offset once its pipeline moves.
 func TestInputRebalancesWhilePipelineHoldsMessages(t *testing.T) {
 	const perPartition = 300
-	checkNoLeaks(t)
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "ghost"), kfake.GroupMinSessionTimeout(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	cl := newClient(t, c)
-	produce(t, cl, "ghost", 3, 0, perPartition)
+	c, cl := shortSessionCluster(t, "ghost", 3, perPartition)
 
 	col := newCollector()
 	release := make(chan struct{})
-	stop, _, _ := startStream(t, fmt.Sprintf(`
-kafka_go:
-  addresses: [ %q ]
-  topics: [ ghost ]
-  consumer_group: g-ghost
-  commit_period: 50ms
-  heartbeat_interval: 200ms
-  session_timeout: 2s
-  rebalance_timeout: 2s
-  fetch_max_wait: 50ms
-  checkpoint_limit: 50
-  batching:
-    count: 10
-    period: 20ms
-`, c.ListenAddrs()[0]), func(ctx context.Context, b service.MessageBatch) error {
+	stop, _, _ := startStream(t, shortSessionYAML(c, "ghost", "g-ghost"), func(ctx context.Context, b service.MessageBatch) error {
 		col.add(b)
 		select {
 		case <-release:
