@@ -330,6 +330,7 @@ func TestKillNine(t *testing.T) {
 		p := e.runPipeline(env)
 		d := params.minUp + time.Duration(rng.Int64N(int64(params.maxUp-params.minUp)))
 		time.Sleep(d)
+		e.waitGroupStable(ctx)
 		p.kill()
 		lag, end, _ := harness.GroupLag(ctx, e.brokers, group, topic)
 		t.Logf("kill %d after %v: committed %d of %d offsets", k+1, d.Round(time.Millisecond), end-lag, end)
@@ -361,6 +362,26 @@ func TestKillNine(t *testing.T) {
 	}
 	t.Logf("RESULT kill-9: %d records, %d kills, %v until done; %d requests accepted carrying %d records (%.2f× the records: re-sent after kills), %d re-sent bodies answered 412, none applied twice",
 		len(changes), params.kills, elapsed.Round(time.Second), st.Accepted, st.Records, float64(st.Records)/float64(len(changes)), st.Resent412)
+}
+
+// waitGroupStable waits, for at most ten seconds, until the consumer group
+// is Stable, so that the kill does not land while a member's JoinGroup is
+// pending. kfake, the test broker, never expires a member killed mid-join
+// (its session timer is started only when the join reply is delivered), so
+// that member would keep its partitions for ever; a real broker expires it
+// after the session timeout. Kills still land at random moments of the
+// pipeline's work: mid-fetch, mid-request, mid-commit.
+func (e *env) waitGroupStable(ctx context.Context) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		state, _, err := harness.GroupState(ctx, e.brokers, group)
+		if err == nil && state == "Stable" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Logf("group %s not Stable after 10s; killing anyway", group)
 }
 
 // TestAPIUnreachable takes the API away for params.outage in the middle of

@@ -137,3 +137,28 @@ func ReadDLQ(path string) ([]DeadLetter, error) {
 	}
 	return out, nil
 }
+
+// GroupState returns the consumer group's state as the broker reports it
+// ("Stable", "PreparingRebalance", "CompletingRebalance", "Empty", "Dead")
+// and how many members it has.
+func GroupState(ctx context.Context, brokers []string, group string) (state string, members int, err error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return "", 0, fmt.Errorf("creating client: %w", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "", 0, fmt.Errorf("describing group %s: %w", group, err)
+	}
+	if len(resp.Groups) != 1 {
+		return "", 0, fmt.Errorf("describing group %s: %d groups answered", group, len(resp.Groups))
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 {
+		return "", 0, fmt.Errorf("describing group %s: error code %d", group, g.ErrorCode)
+	}
+	return g.State, len(g.Members), nil
+}
