@@ -1,6 +1,8 @@
 package concur
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -24,14 +26,9 @@ const acctFieldValidate = "validate"
 // acctMaxSchemaErrors caps the reasons listed in one record's error.
 const acctMaxSchemaErrors = 10
 
-// Wrapping of a tax data entry into a body for the tax_data.json schema,
-// which describes the whole POST/PUT body, and the field prefix that
-// wrapping puts in front of every error.
-var (
-	acctTaxWrapPrefix = []byte(`{"data":[`)
-	acctTaxWrapSuffix = []byte(`]}`)
-)
-
+// acctTaxFieldPrefix is the field prefix that wrapping a tax data entry
+// e into a body {"data":[e]} for the tax_data.json schema, which describes
+// the whole POST/PUT body, puts in front of every error.
 const acctTaxFieldPrefix = "data.0"
 
 // acctValidator checks records against the embedded JSON Schemas of package
@@ -48,6 +45,10 @@ type acctValidator struct {
 type acctSchema struct {
 	name string // file name in schemas.FS
 	wrap bool   // the record is a tax data entry: validate {"data":[record]}
+	// liveIf is the boolean property the schema's root "if" tests for true
+	// (isDeleted, or deleteAll of the tax data body), which is never true
+	// in what check validates; see acctLiveSchema.
+	liveIf string
 
 	once   sync.Once
 	schema *gojsonschema.Schema
@@ -58,10 +59,10 @@ func newAcctValidator(m *service.Metrics) *acctValidator {
 	return &acctValidator{
 		rejected: m.NewCounter("concur_accounting_schema_rejected", "object"),
 		byObject: map[concurapi.Object]*acctSchema{
-			concurapi.ObjectAccounts: {name: schemas.Account},
-			concurapi.ObjectVendors:  {name: schemas.Vendor},
-			concurapi.ObjectLists:    {name: schemas.ListName},
-			concurapi.ObjectTaxData:  {name: schemas.TaxData, wrap: true},
+			concurapi.ObjectAccounts: {name: schemas.Account, liveIf: "isDeleted"},
+			concurapi.ObjectVendors:  {name: schemas.Vendor, liveIf: "isDeleted"},
+			concurapi.ObjectLists:    {name: schemas.ListName, liveIf: "isDeleted"},
+			concurapi.ObjectTaxData:  {name: schemas.TaxData, wrap: true, liveIf: "deleteAll"},
 		},
 	}
 }
@@ -74,11 +75,97 @@ func (s *acctSchema) compiled() (*gojsonschema.Schema, error) {
 			s.err = err
 			return
 		}
+		if b, err = acctLiveSchema(b, s.liveIf); err != nil {
+			s.err = fmt.Errorf("preparing JSON schema %s: %w", s.name, err)
+			return
+		}
 		if s.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(b)); err != nil {
 			s.err = fmt.Errorf("compiling JSON schema %s: %w", s.name, err)
 		}
 	})
 	return s.schema, s.err
+}
+
+// acctLiveSchema returns schema b as check uses it: when its root is
+// "if": {"properties": {prop: {"const": true}}, "required": [prop]} with an
+// "else" and no "then", the if/else is replaced by the else's keywords
+// merged into the root ("required" lists joined, the rest moved; the whole
+// else goes into the root's allOf when a keyword clashes). check validates
+// only records whose prop is not true (live records; the tax data wrapper
+// has no deleteAll), for which that "if" always fails and the else always
+// applies, so the result and its errors are the same, apart from the
+// validator's "else" summary, which acctSchemaReasons drops anyway. What is
+// saved is the failing "if" on every record, whose error message the
+// validator formats through text/template. Any other root is returned as
+// it is.
+func acctLiveSchema(b []byte, prop string) ([]byte, error) {
+	var root map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&root); err != nil {
+		return nil, err
+	}
+	els, ok := root["else"].(map[string]any)
+	if _, then := root["then"]; !ok || then || !acctIsTrueTest(root["if"], prop) {
+		return b, nil
+	}
+	delete(root, "if")
+	delete(root, "else")
+	if acctMergeInto(root, els) {
+		all, _ := root["allOf"].([]any)
+		root["allOf"] = append(all, els)
+	}
+	return json.Marshal(root)
+}
+
+// acctIsTrueTest reports whether cond is exactly
+// {"properties": {prop: {"const": true}}, "required": [prop]}.
+func acctIsTrueTest(cond any, prop string) bool {
+	c, ok := cond.(map[string]any)
+	if !ok || len(c) != 2 {
+		return false
+	}
+	props, ok := c["properties"].(map[string]any)
+	if !ok || len(props) != 1 {
+		return false
+	}
+	p, ok := props[prop].(map[string]any)
+	if !ok || len(p) != 1 || p["const"] != true {
+		return false
+	}
+	req, ok := c["required"].([]any)
+	return ok && len(req) == 1 && req[0] == prop
+}
+
+// acctMergeInto merges the keywords of src into dst: keywords dst lacks are
+// moved, "required" lists in both are joined. It changes nothing and
+// returns true (a clash) when both have any other keyword.
+func acctMergeInto(dst, src map[string]any) (clash bool) {
+	for k, val := range src {
+		d, ok := dst[k]
+		if !ok {
+			continue
+		}
+		_, dList := d.([]any)
+		_, sList := val.([]any)
+		if k != "required" || !dList || !sList {
+			return true
+		}
+	}
+	for k, val := range src {
+		if _, ok := dst[k]; !ok {
+			dst[k] = val
+			continue
+		}
+		req := dst[k].([]any)
+		for _, name := range val.([]any) {
+			if !slices.Contains(req, name) {
+				req = append(req, name)
+			}
+		}
+		dst[k] = req
+	}
+	return false
 }
 
 // acctValidateChunk is how many records a validating goroutine takes at a
@@ -147,12 +234,11 @@ func (v *acctValidator) check(obj concurapi.Object, index int, in concurapi.Pack
 	if err != nil {
 		return fmt.Errorf("validating record %d: %w", index, err)
 	}
-	doc := in.Raw
+	doc := acctDecode(in.Raw)
 	if s.wrap {
-		doc = make([]byte, 0, len(acctTaxWrapPrefix)+len(in.Raw)+len(acctTaxWrapSuffix))
-		doc = append(append(append(doc, acctTaxWrapPrefix...), in.Raw...), acctTaxWrapSuffix...)
+		doc = map[string]any{"data": []any{doc}}
 	}
-	res, err := schema.Validate(gojsonschema.NewBytesLoader(doc))
+	res, err := schema.Validate(newAcctDocLoader(doc))
 	if err != nil {
 		return fmt.Errorf("validating record %d against schema %s: %w", index, s.name, err)
 	}
