@@ -23,6 +23,16 @@ const (
 	DefaultBurst = 1
 )
 
+// Defaults of the adaptive margin. The docs are silent on how precisely
+// Concur measures the one-second interval; these steps let the margin climb
+// quickly past the jitter that causes a 429 (each costs at least its
+// one-second retry-after) and come down slowly enough that only about one
+// request in a hundred is refused once it has settled (step/decay = 100).
+const (
+	DefaultMarginStep  = 25 * time.Millisecond
+	DefaultMarginDecay = 250 * time.Microsecond
+)
+
 // RateLimiterConfig configures a RateLimiter. Zero values select the
 // documented rate; Now and Sleep default to the wall clock.
 type RateLimiterConfig struct {
@@ -30,6 +40,18 @@ type RateLimiterConfig struct {
 	Rate float64
 	// Burst is how many requests may go back to back after idling.
 	Burst int
+	// Margin is the extra spacing added to every interval of Rate, per key:
+	// each key starts at Margin and never goes below it.
+	Margin time.Duration
+	// MaxMargin caps a key's margin. When it is not above Margin the margin
+	// is fixed at Margin and RateLimited and Accepted change nothing.
+	MaxMargin time.Duration
+	// MarginStep is added to a key's margin on every RateLimited;
+	// zero selects DefaultMarginStep.
+	MarginStep time.Duration
+	// MarginDecay is taken off a key's margin on every Accepted;
+	// zero selects DefaultMarginDecay.
+	MarginDecay time.Duration
 	// Now returns the current time (for tests).
 	Now func() time.Time
 	// Sleep blocks for d or until ctx ends (for tests).
@@ -40,32 +62,56 @@ type RateLimiterConfig struct {
 // writer. It starts no goroutines: Wait sleeps in the caller. A bucket is
 // created on first use and kept (one small struct per company, ERP and
 // endpoint).
+//
+// Each key's interval is 1/Rate plus that key's margin. The margin adapts
+// when MaxMargin is above Margin: RateLimited (a 429 for the key) adds
+// MarginStep, up to MaxMargin; Accepted takes off MarginDecay, down to
+// Margin. A 429 means the server saw two requests closer than its interval,
+// which the client cannot see beforehand (upload and ingest time vary), so
+// the margin settles just above that jitter rather than at a fixed guess.
 type RateLimiter struct {
-	rate  float64
-	burst float64
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
+	base      time.Duration // 1/rate
+	burst     float64
+	minMargin time.Duration
+	maxMargin time.Duration
+	step      time.Duration
+	decay     time.Duration
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration) error
 
 	mu      sync.Mutex
 	buckets map[RateKey]*bucket
 }
 
 type bucket struct {
-	tokens float64   // may go negative: reservations not yet due
-	last   time.Time // when tokens was computed
+	tokens float64       // may go negative: reservations not yet due
+	last   time.Time     // when tokens was computed
+	margin time.Duration // added to the base interval
 }
 
 // NewRateLimiter returns a limiter for cfg.
 func NewRateLimiter(cfg RateLimiterConfig) *RateLimiter {
-	l := &RateLimiter{
-		rate:    cfg.Rate,
-		burst:   float64(cfg.Burst),
-		now:     cfg.Now,
-		sleep:   cfg.Sleep,
-		buckets: map[RateKey]*bucket{},
+	rate := cfg.Rate
+	if rate <= 0 {
+		rate = DefaultRate
 	}
-	if l.rate <= 0 {
-		l.rate = DefaultRate
+	l := &RateLimiter{
+		base:      time.Duration(float64(time.Second) / rate),
+		burst:     float64(cfg.Burst),
+		minMargin: max(cfg.Margin, 0),
+		maxMargin: cfg.MaxMargin,
+		step:      cfg.MarginStep,
+		decay:     cfg.MarginDecay,
+		now:       cfg.Now,
+		sleep:     cfg.Sleep,
+		buckets:   map[RateKey]*bucket{},
+	}
+	l.maxMargin = max(l.maxMargin, l.minMargin)
+	if l.step <= 0 {
+		l.step = DefaultMarginStep
+	}
+	if l.decay <= 0 {
+		l.decay = DefaultMarginDecay
 	}
 	if l.burst < 1 {
 		l.burst = DefaultBurst
@@ -94,7 +140,7 @@ func (l *RateLimiter) Wait(ctx context.Context, key RateKey) (time.Duration, err
 	b.tokens--
 	var d time.Duration
 	if b.tokens < 0 {
-		d = time.Duration(-b.tokens / l.rate * float64(time.Second))
+		d = time.Duration(-b.tokens * float64(l.base+b.margin))
 	}
 	l.mu.Unlock()
 	if d <= 0 {
@@ -118,19 +164,60 @@ func (l *RateLimiter) Hold(key RateKey, d time.Duration) {
 	defer l.mu.Unlock()
 	b := l.bucketLocked(key, l.now())
 	// One token must be available exactly at now+d.
-	b.tokens = min(b.tokens, 1-d.Seconds()*l.rate)
+	b.tokens = min(b.tokens, 1-float64(d)/float64(l.base+b.margin))
+}
+
+// RateLimited records that the server refused a request of key for its rate
+// (a 429): key's margin grows by one step, up to the maximum. Requests
+// already granted keep their slots; later ones are spaced by the new
+// interval.
+func (l *RateLimiter) RateLimited(key RateKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucketLocked(key, l.now())
+	b.setMargin(l.base, min(b.margin+l.step, l.maxMargin))
+}
+
+// Accepted records that the server accepted a request of key: key's margin
+// shrinks by one decay step, down to the minimum.
+func (l *RateLimiter) Accepted(key RateKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucketLocked(key, l.now())
+	b.setMargin(l.base, max(b.margin-l.decay, l.minMargin))
+}
+
+// setMargin changes b's margin. Below one token, tokens measure the time
+// from the last granted slot in intervals; rescaling them keeps that slot
+// where it is, so the next one is a new interval after it.
+func (b *bucket) setMargin(base, margin time.Duration) {
+	if b.tokens < 1 {
+		b.tokens *= float64(base+b.margin) / float64(base+margin)
+	}
+	b.margin = margin
+}
+
+// Margin returns key's current margin: the extra spacing added to the
+// interval of the configured rate.
+func (l *RateLimiter) Margin(key RateKey) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[key]; ok {
+		return b.margin
+	}
+	return l.minMargin
 }
 
 // bucketLocked returns key's bucket with tokens refilled up to now.
 func (l *RateLimiter) bucketLocked(key RateKey, now time.Time) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
+		b = &bucket{tokens: l.burst, last: now, margin: l.minMargin}
 		l.buckets[key] = b
 		return b
 	}
 	if el := now.Sub(b.last); el > 0 {
-		b.tokens = min(b.tokens+el.Seconds()*l.rate, l.burst)
+		b.tokens = min(b.tokens+float64(el)/float64(l.base+b.margin), l.burst)
 		b.last = now
 	}
 	return b

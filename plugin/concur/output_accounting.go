@@ -21,6 +21,7 @@ const (
 	acctFieldObject       = "object"
 	acctFieldRateLimit    = "rate_limit"
 	acctFieldRateMargin   = "rate_limit_margin"
+	acctFieldRateMarginMx = "rate_limit_margin_max"
 	acctFieldBatching     = "batching"
 	acctFieldAwait        = "await"
 	acctFieldPollInterval = "await_poll_interval"
@@ -99,7 +100,11 @@ messages with a `+"`fallback`"+` or `+"`switch`"+` output to keep them.
 
 Each write endpoint is documented as callable once per second; the output keeps
 one token bucket per endpoint, company and ERP, shared by all batches in
-flight, at `+"`"+acctFieldRateLimit+"`"+` requests per second. A 429 (or Concur's
+flight, at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
+margin adapts per bucket: it starts at `+"`"+acctFieldRateMargin+"`"+`, grows by 25ms on
+every rate-limit answer (up to `+"`"+acctFieldRateMarginMx+"`"+`) and shrinks by 0.25ms on
+every accepted request, so it settles just above the jitter of the link at
+about one refused request in a hundred. A 429 (or Concur's
 400 rate-limit answer), a 5xx or a connection failure is retried with
 exponential back-off and full jitter, never sooner than the answer's
 `+"`retry-after`"+`, within `+"`"+acctFieldMaxRetries+"`"+` and the back-off's
@@ -173,10 +178,16 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example(0.5).
 				Advanced(),
 			service.NewDurationField(acctFieldRateMargin).
-				Description("Extra spacing added to every interval of `"+acctFieldRateLimit+"`. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after.").
-				Default("50ms").
+				Description("Smallest extra spacing added to every interval of `"+acctFieldRateLimit+"`, and where each endpoint, company and ERP starts. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after. The margin adapts per endpoint, company and ERP: every 429 adds 25ms, up to `"+acctFieldRateMarginMx+"`; every accepted request takes off 0.25ms, down to this value.").
+				Default("10ms").
 				Example("0s").
-				Example("200ms").
+				Example("50ms").
+				Advanced(),
+			service.NewDurationField(acctFieldRateMarginMx).
+				Description("Largest margin the adaptation may reach (see `"+acctFieldRateMargin+"`). Set it to `"+acctFieldRateMargin+"` or lower for a fixed margin of `"+acctFieldRateMargin+"`.").
+				Default("250ms").
+				Example("1s").
+				Example("50ms").
 				Advanced(),
 			service.NewOutputMaxInFlightField().Default(8),
 			service.NewBatchPolicyField(acctFieldBatching).
@@ -375,8 +386,11 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	if margin < 0 {
 		return nil, fmt.Errorf("field %s: must not be negative", acctFieldRateMargin)
 	}
-	interval := time.Duration(float64(time.Second)/rate) + margin
-	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: float64(time.Second) / float64(interval), Burst: 1})
+	maxMargin, err := conf.FieldDuration(acctFieldRateMarginMx)
+	if err != nil {
+		return nil, err
+	}
+	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: rate, Burst: 1, Margin: margin, MaxMargin: maxMargin})
 	if o.await, err = conf.FieldString(acctFieldAwait); err != nil {
 		return nil, err
 	}
@@ -726,6 +740,7 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 		o.metrics.requests.Incr(1, objLabel, acctStatusLabel(err))
 		switch {
 		case err == nil:
+			o.limiter.Accepted(rk)
 			o.log.With("requestId", st.RequestID, "correlationId", st.CorrelationID, "object", objLabel, "companyId", key.companyID).
 				Debugf("Concur accepted %s of %d bytes", method, len(body))
 			return acctSent{status: st}, nil
@@ -748,7 +763,9 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 		retryAfter := concurapi.RetryAfter(err)
 		d := o.retry.delay(attempt+1, retryAfter)
 		if errors.Is(err, concurapi.ErrRateLimited) {
-			// Every writer of this bucket backs off, not only this one.
+			// Requests of this bucket were too close for the server: widen
+			// its margin, and every writer of it backs off, not only this one.
+			o.limiter.RateLimited(rk)
 			o.limiter.Hold(rk, d)
 		}
 		spent := o.retry.maxRetries > 0 && attempt+1 > o.retry.maxRetries

@@ -586,6 +586,7 @@ func TestAccountingConfigErrors(t *testing.T) {
 		"no bound":     "concur_accounting: { company_id: c, erp_id: e, object: accounts, max_retries: 0, backoff: { max_elapsed_time: 0s } }",
 		"bad await":    "concur_accounting: { company_id: c, erp_id: e, object: accounts, await: never }",
 		"zero rate":    "concur_accounting: { company_id: c, erp_id: e, object: accounts, rate_limit: 0 }",
+		"neg margin":   "concur_accounting: { company_id: c, erp_id: e, object: accounts, rate_limit_margin: -1s }",
 		"missing comp": "concur_accounting: { erp_id: e, object: accounts }",
 	} {
 		t.Run(name, func(t *testing.T) {

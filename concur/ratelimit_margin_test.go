@@ -1,0 +1,156 @@
+package concur
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// sendGaps sends n requests of k through l on clk and returns the gaps
+// between them.
+func sendGaps(t *testing.T, l *RateLimiter, clk *fakeClock, k RateKey, n int) []time.Duration {
+	t.Helper()
+	var gaps []time.Duration
+	prev := clk.Now()
+	for i := 0; i < n; i++ {
+		if _, err := l.Wait(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			gaps = append(gaps, clk.Now().Sub(prev))
+		}
+		prev = clk.Now()
+	}
+	return gaps
+}
+
+func TestRateLimiterMarginSpacing(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "accounts", CompanyID: "c", ERPID: "e"}
+	for i, g := range sendGaps(t, l, clk, k, 4) {
+		if g != 1010*time.Millisecond {
+			t.Fatalf("gap %d is %v, want 1.01s", i, g)
+		}
+	}
+}
+
+func TestRateLimiterMarginGrowsOn429AndCaps(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 100 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "vendors", CompanyID: "c", ERPID: "e"}
+	want := []time.Duration{35, 60, 85, 100, 100}
+	for i, w := range want {
+		l.RateLimited(k)
+		if got := l.Margin(k); got != w*time.Millisecond {
+			t.Fatalf("after %d 429s margin is %v, want %vms", i+1, got, w)
+		}
+	}
+	for i, g := range sendGaps(t, l, clk, k, 3) {
+		if g != 1100*time.Millisecond {
+			t.Fatalf("gap %d is %v, want 1.1s", i, g)
+		}
+	}
+}
+
+func TestRateLimiterMarginDecaysToFloor(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, MarginDecay: time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "lists", CompanyID: "c", ERPID: "e"}
+	l.RateLimited(k) // 35 ms
+	for i := 0; i < 5; i++ {
+		l.Accepted(k)
+	}
+	if got := l.Margin(k); got != 30*time.Millisecond {
+		t.Fatalf("margin after 5 accepted is %v, want 30ms", got)
+	}
+	for i := 0; i < 100; i++ {
+		l.Accepted(k)
+	}
+	if got := l.Margin(k); got != 10*time.Millisecond {
+		t.Fatalf("margin went to %v, want the 10ms floor", got)
+	}
+}
+
+func TestRateLimiterMarginDefaultsDecaySlowly(t *testing.T) {
+	l := NewRateLimiter(RateLimiterConfig{MaxMargin: time.Second})
+	k := RateKey{Endpoint: "accounts"}
+	l.RateLimited(k)
+	if got := l.Margin(k); got != DefaultMarginStep {
+		t.Fatalf("margin after a 429 is %v, want %v", got, DefaultMarginStep)
+	}
+	l.Accepted(k)
+	if got := l.Margin(k); got != DefaultMarginStep-DefaultMarginDecay {
+		t.Fatalf("margin after a 202 is %v, want %v", got, DefaultMarginStep-DefaultMarginDecay)
+	}
+}
+
+func TestRateLimiterMarginPerKey(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	a := RateKey{Endpoint: "accounts", CompanyID: "a", ERPID: "e"}
+	b := RateKey{Endpoint: "accounts", CompanyID: "b", ERPID: "e"}
+	v := RateKey{Endpoint: "vendors", CompanyID: "a", ERPID: "e"}
+	l.RateLimited(a)
+	l.RateLimited(a)
+	l.Accepted(b)
+	if got := l.Margin(a); got != 60*time.Millisecond {
+		t.Fatalf("margin of a is %v, want 60ms", got)
+	}
+	for _, k := range []RateKey{b, v} {
+		if got := l.Margin(k); got != 10*time.Millisecond {
+			t.Fatalf("margin of %v is %v, want 10ms", k, got)
+		}
+	}
+	for i, g := range sendGaps(t, l, clk, b, 3) {
+		if g != 1010*time.Millisecond {
+			t.Fatalf("gap %d of b is %v, want 1.01s", i, g)
+		}
+	}
+}
+
+func TestRateLimiterFixedMargin(t *testing.T) {
+	// MaxMargin not above Margin: the margin never moves.
+	l := NewRateLimiter(RateLimiterConfig{Margin: 50 * time.Millisecond})
+	k := RateKey{Endpoint: "accounts"}
+	l.RateLimited(k)
+	if got := l.Margin(k); got != 50*time.Millisecond {
+		t.Fatalf("fixed margin grew to %v", got)
+	}
+	l.Accepted(k)
+	if got := l.Margin(k); got != 50*time.Millisecond {
+		t.Fatalf("fixed margin shrank to %v", got)
+	}
+}
+
+func TestRateLimiterMarginChangeKeepsGrantedSlots(t *testing.T) {
+	// A sleep that does not advance the clock: three waiters reserve slots
+	// 0, 1.01 s and 2.02 s; after a 429 the next comes one grown interval
+	// after the last granted slot.
+	clk := &fakeClock{now: time.Unix(0, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: func(ctx context.Context, d time.Duration) error { return nil }})
+	k := RateKey{Endpoint: "accounts"}
+	var waits []time.Duration
+	for i := 0; i < 3; i++ {
+		d, err := l.Wait(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, d)
+	}
+	l.RateLimited(k)
+	d, err := l.Wait(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := waits[2] + 1035*time.Millisecond; absDur(d-want) > time.Microsecond {
+		t.Fatalf("waits %v then %v, want %v", waits, d, want)
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
