@@ -21,6 +21,7 @@ for target in \
 	./concur:FuzzScanValidatesLikeJSONValid \
 	./concur:FuzzLinks \
 	./concur/ess:FuzzParse \
+	./plugin/concur:FuzzAcctDecode \
 	./concur/ess:FuzzVerify \
 	./sandbox:FuzzRender \
 	./sandbox:FuzzElements \
