@@ -325,3 +325,32 @@ func TestSandboxRateLimitsAndFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestSandboxUpdateERPSwitchesOffLastFeature: features: [] and
+// postingOptions: [] clear what the registration set.
+func TestSandboxUpdateERPSwitchesOffLastFeature(t *testing.T) {
+	sb := sandbox.New(t, sandbox.WithRateLimit(false))
+	c, _, _ := sandboxClient(t, sb, t.TempDir(), nil)
+	ctx := context.Background()
+	reg, err := c.RegisterERP(ctx, ErpPackage{
+		PartnerAppName: "concurflow", ErpName: "TestERP", ExternalErpID: "ext-1",
+		Features:       []ErpFeature{FeatureEnableTaxIntegration},
+		PostingOptions: []PostingOption{{PostingCode: "PC", PostingName: "Posting"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateERP(ctx, reg.ErpID, ErpPackage{Features: []ErpFeature{}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetERP(ctx, reg.ErpID)
+	if err != nil || len(got.Features) != 0 || len(got.PostingOptions) != 1 {
+		t.Fatalf("after features: []: %+v %v", got, err)
+	}
+	if _, err := c.UpdateERP(ctx, reg.ErpID, ErpPackage{PostingOptions: []PostingOption{}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetERP(ctx, reg.ErpID); err != nil || len(got.Features) != 0 || len(got.PostingOptions) != 0 {
+		t.Fatalf("after postingOptions: []: %+v %v", got, err)
+	}
+}
