@@ -354,3 +354,80 @@ func TestSandboxUpdateERPSwitchesOffLastFeature(t *testing.T) {
 		t.Fatalf("after postingOptions: []: %+v %v", got, err)
 	}
 }
+
+// TestSandboxDefaultRotationAcrossRestart runs the client against a
+// sandbox with its default options, under which every refresh returns a
+// new refresh token and invalidates the one presented (as the
+// Authentication page tells clients to expect). Each refresh must be
+// stored before it is used, and a restarted process, without a request
+// token, must carry on from the store.
+func TestSandboxDefaultRotationAcrossRestart(t *testing.T) {
+	clock := newTestClock()
+	sb := sandbox.New(t, sandbox.WithClock(clock.Now)) // the clock only lets access tokens expire
+	dir := filepath.Join(t.TempDir(), "tokens")
+	c, ts, co := sandboxClient(t, sb, dir, clock)
+	ctx := context.Background()
+	store, err := NewDirStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() string {
+		t.Helper()
+		st, err := store.Load(ctx, co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.RefreshToken
+	}
+	if _, err := c.ListERPs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{stored(): true}
+	var lastSeen string
+	for i := range 3 {
+		lastSeen = stored()
+		clock.Advance(time.Hour) // the access token expired: refresh
+		if _, err := c.ListERPs(ctx); err != nil {
+			t.Fatalf("call %d after the refresh: %v", i, err)
+		}
+		now := stored()
+		if seen[now] {
+			t.Fatalf("refresh %d: the store still holds an earlier refresh token", i)
+		}
+		seen[now] = true
+	}
+	if ts.Refreshes() != 4 {
+		t.Errorf("refreshes %d, want 4 (one password grant, three refresh grants)", ts.Refreshes())
+	}
+	// The sandbox really refuses the replaced token: a client that kept it
+	// would be stuck.
+	stale := mustSource(t, TokenSourceConfig{CompanyID: co.ID, ClientID: co.ClientID, ClientSecret: co.ClientSecret,
+		RefreshToken: lastSeen, AuthURL: sb.URL(), Store: NewMemoryStore(), Now: clock.Now})
+	var authErr *AuthError
+	if _, err := stale.TokenContext(ctx); !errors.As(err, &authErr) || authErr.Code != 108 {
+		t.Fatalf("a replaced refresh token: %v, want code 108", err)
+	}
+
+	// Restart: a new process with no request token (and none valid) reads
+	// the store, refreshes (rotating again) and stores the new token.
+	sb.ExpireRequestTokens(co.ID)
+	before := stored()
+	restarted := sandboxSource(t, sb, co, dir, clock, "")
+	c2, err := NewClient(ClientConfig{CompanyID: co.ID, TokenSource: restarted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ListERPs(ctx); err != nil {
+		t.Fatalf("after restart from the store: %v", err)
+	}
+	if after := stored(); after == before || seen[after] {
+		t.Fatal("the restart's refresh was not rotated and stored")
+	}
+	clock.Advance(time.Hour)
+	if _, err := c2.ListERPs(ctx); err != nil {
+		t.Fatalf("second refresh after the restart: %v", err)
+	}
+	if restarted.Refreshes() != 2 {
+		t.Errorf("restarted source: %d refreshes, want 2", restarted.Refreshes())
+	}
+}

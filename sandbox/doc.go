@@ -39,8 +39,11 @@
 // months) and geolocation (the sandbox's base URL). Errors are
 // {"code","error","error_description"} with the documented codes (5, 51,
 // 52, 53, 54, 60, 61–65, 106, 108, 120, 135); invalid_client answers 401,
-// the rest 400. WithRefreshRotation chooses whether a refresh returns the
-// same refresh token, a new one, or a new one invalidating the old.
+// the rest 400. Every refresh_token grant returns a new refresh token and
+// invalidates the one presented (code 108 afterwards), so clients must store
+// each new one as the Authentication page tells them to;
+// WithRefreshRotation can instead keep the same token or leave the old one
+// valid.
 //
 // Every API call needs "Authorization: Bearer <access token>": missing,
 // unknown, revoked or expired tokens get 401; a token of another company,

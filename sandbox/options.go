@@ -16,12 +16,14 @@ import (
 type RefreshRotation int
 
 const (
-	// RefreshKeep returns the same refresh token (the default).
+	// RefreshKeep returns the same refresh token.
 	RefreshKeep RefreshRotation = iota
 	// RefreshRotate issues a new refresh token; the old one stays valid.
 	RefreshRotate
 	// RefreshRotateInvalidate issues a new refresh token and invalidates the
-	// one that was presented.
+	// one that was presented (the default): the Authentication page says a
+	// refresh returns a new refresh token that clients must store, and this
+	// is the reading under which a client that does not is caught.
 	RefreshRotateInvalidate
 )
 
@@ -73,6 +75,7 @@ func defaultConfig() config {
 		tokenLifetime:   time.Hour,
 		refreshLifetime: 180 * 24 * time.Hour,
 		requestTokenTTL: 24 * time.Hour,
+		rotation:        RefreshRotateInvalidate,
 		rateLimit:       true,
 		pageSize:        1 << 20,
 		// The pages say "4 MB" and "200 KB" without a unit base; the
@@ -134,7 +137,7 @@ func WithTokenLifetime(d time.Duration) Option {
 }
 
 // WithRefreshRotation sets what a refresh_token grant does with the refresh
-// token (default RefreshKeep).
+// token (default RefreshRotateInvalidate).
 func WithRefreshRotation(r RefreshRotation) Option {
 	return func(c *config) { c.rotation = r }
 }
