@@ -76,12 +76,20 @@
 //     below. data.statusUpdated is published when a request completes.
 //   - Limits: a body over 4 MB (4,000,000 bytes) is refused with 413 (read
 //     through http.MaxBytesReader, never unbounded); a record over 200 KB
-//     (200,000 bytes) fails alone ("record.size.exceeded"); more than one write per second per
-//     endpoint per company+ERP is refused with 429 and errorCode
-//     "security.rate.limit.reached", or with WithRateLimitForm(RateLimit400)
-//     the gateway's 400 form {"timestamp","httpStatus","error":{"id",
-//     "message"},"path"} as the List Item pages show it. Rate-limited
-//     answers carry Retry-After: 1. WithRateLimit(false) lifts both limits.
+//     (200,000 bytes) fails alone ("record.size.exceeded"). Each write
+//     endpoint "can be called once per second" and registration "once
+//     every minute": an endpoint is one method on one path, so PATCH
+//     accounts, vendors and lists and POST and PUT taxData each have their
+//     own budget per company+ERP, and POST …/erps one per company. Every
+//     authenticated call counts, whatever its answer (400, 412 and 413
+//     too), as a gateway counts calls before the service reads them; calls
+//     refused by the limit do not. A call over the limit gets the List
+//     Item Bulk page's "Rate Limit Error": 429, Retry-After and
+//     {"timestamp","httpStatus":"429 - Too Many Requests","error":{"id":
+//     "security.rate.limit.reached","message":"Too many requests"},"path"}.
+//     WithRateLimitForm selects the 400 form of the same body or a 429
+//     ErrorMessage (the swagger's schema for 429); WithRateLimit(false)
+//     lifts both limits.
 //   - if-none-match: <uuid> on a write: a UUID already accepted for that
 //     company+ERP gets 412 and nothing is applied twice. Surrounding quotes
 //     are ignored; a value that is not a UUID gets 400.
@@ -127,12 +135,15 @@
 //     payloadTooLarge, unsupportedMediaType, methodNotAllowed,
 //     requestAlreadyAccepted, internalServerError) are the sandbox's own.
 //   - Deleting a record that is not cached succeeds. Deleting a list name
-//     publishes no event. A request's rate budget is spent only when it is
-//     accepted; 412 and 4xx answers spend nothing.
+//     publishes no event.
+//   - Retry-After is the whole seconds until the endpoint accepts a call
+//     again, rounded up (1 for the per-second limits), where the List Item
+//     Bulk sample shows "retry-after: 0": a client that honours it is not
+//     refused again. Injected rate-limit faults send 1.
 //   - Tax data: one "record" is one country element; POST upserts by
 //     countryCode, PUT replaces everything with the valid elements; errors
-//     use objectType "TAX_DATA". Tax-data writes share the 1/s limit,
-//     if-none-match and data.statusUpdated of the other writes.
+//     use objectType "TAX_DATA". Tax-data writes share if-none-match and
+//     data.statusUpdated of the other writes.
 //   - The partnerId of events is derived from the client id of the app that
 //     registered the ERP (RegisterERP: the app the company was seeded with).
 //   - Page cursors ("next") are opaque, and stay valid while data changes:

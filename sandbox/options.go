@@ -27,18 +27,24 @@ const (
 	RefreshRotateInvalidate
 )
 
-// RateLimitForm says how a request over the per-endpoint rate limit is
-// answered.
+// RateLimitForm says how a call over a documented rate limit is answered.
+// Every form carries Retry-After.
 type RateLimitForm int
 
 const (
-	// RateLimit429 answers 429 Too Many Requests with an ErrorMessage body
-	// (the form the swagger lists for PATCH).
+	// RateLimit429 answers 429 Too Many Requests with the gateway's body
+	// {"timestamp","httpStatus":"429 - Too Many Requests","error":{"id":
+	// "security.rate.limit.reached","message":"Too many requests"},"path"},
+	// the "Rate Limit Error" the List Item Bulk page shows (the default).
 	RateLimit429 RateLimitForm = iota
-	// RateLimit400 answers 400 Bad Request with the gateway's rate-limit body
-	// ({"timestamp","httpStatus","error":{"id":"security.rate.limit.reached",
-	// "message"},"path"}), the form Concur's gateway uses elsewhere.
+	// RateLimit400 answers 400 Bad Request with the same gateway body
+	// ("httpStatus":"400 - Bad Request"), for clients that must also
+	// recognise a rate limit answered as 400; not documented for this API.
 	RateLimit400
+	// RateLimit429ErrorMessage answers 429 with an ErrorMessage body
+	// (errorCode "security.rate.limit.reached"), the schema the swagger
+	// lists for the 429 of the write endpoints.
+	RateLimit429ErrorMessage
 )
 
 // Option configures a sandbox.

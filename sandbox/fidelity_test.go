@@ -1,0 +1,154 @@
+package sandbox_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/concurflow/concurflow/sandbox"
+)
+
+// rateLimitSample returns the headers and body of the "Rate Limit Error"
+// the List Item Bulk page shows, the only rate-limited answer the reference
+// pages print.
+func rateLimitSample(t *testing.T) (headers string, body []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "shared", "reference", "concur", "list-item", "v4.list-item-bulk.markdown")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("reference page not available: %v", err)
+	}
+	_, rest, ok := strings.Cut(string(b), "**Rate Limit Error**")
+	if !ok {
+		t.Fatal("the List Item Bulk page has no Rate Limit Error")
+	}
+	_, rest, _ = strings.Cut(rest, "```shell")
+	headers, rest, _ = strings.Cut(rest, "```")
+	_, rest, _ = strings.Cut(rest, "```json")
+	js, _, _ := strings.Cut(rest, "```")
+	return headers, []byte(js)
+}
+
+// expectRateLimited checks a rate-limited answer against the documented
+// one: status 429, a retry-after header (here with the wanted seconds) and
+// the documented body, member for member, its timestamp and path those of
+// the call.
+func expectRateLimited(t *testing.T, r response, path, retryAfter string) {
+	t.Helper()
+	headers, sample := rateLimitSample(t)
+	if !strings.Contains(headers, "HTTP/1.1 429") || !strings.Contains(headers, "retry-after:") {
+		t.Fatalf("the documented rate-limit answer changed: %s", headers)
+	}
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429: %s", r.status, r.body)
+	}
+	if got := r.header.Get("Retry-After"); got != retryAfter {
+		t.Errorf("retry-after %q, want %q", got, retryAfter)
+	}
+	var doc, got map[string]any
+	if err := json.Unmarshal(sample, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatalf("body %s: %v", r.body, err)
+	}
+	if got["path"] != path {
+		t.Errorf("path %v, want %s", got["path"], path)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000-07:00", got["timestamp"].(string)); err != nil {
+		t.Errorf("timestamp: %v", err)
+	}
+	doc["timestamp"], doc["path"] = got["timestamp"], got["path"]
+	want, _ := json.Marshal(doc)
+	if diffs := compareJSON(want, r.body, true); len(diffs) > 0 {
+		t.Errorf("rate-limited body differs from the List Item Bulk page's: %v\n%s", diffs, r.body)
+	}
+}
+
+// TestRateLimitAnswerAsDocumented: a call over a documented limit is
+// answered as the List Item Bulk page's Rate Limit Error: 429,
+// retry-after, {"timestamp","httpStatus","error":{"id","message"},"path"}.
+// Retry-After counts the whole seconds until a call is allowed, rounded up.
+func TestRateLimitAnswerAsDocumented(t *testing.T) {
+	e := newEnv(t)
+	path := "/accountingintegration/v4/companies/" + e.co.ID + "/erps/" + e.erp + "/accounts"
+	expect(t, e.do(http.MethodPatch, e.api("/accounts"), docExample(t, accountPage, 0)), http.StatusAccepted)
+	expectRateLimited(t, e.do(http.MethodPatch, e.api("/accounts"), docExample(t, accountPage, 0)), path, "1")
+
+	// Registration: once every minute.
+	erps := e.srv.URL() + "/accountingintegration/v4/companies/" + e.co.ID + "/erps"
+	expect(t, e.do(http.MethodPost, erps, docExample(t, registrationPage, 0)), http.StatusOK)
+	e.clock.Advance(20*time.Second + time.Millisecond)
+	expectRateLimited(t, e.do(http.MethodPost, erps, docExample(t, registrationPage, 0)), strings.TrimPrefix(erps, e.srv.URL()), "40")
+}
+
+// TestRateLimitForms: the other forms stay selectable.
+func TestRateLimitForms(t *testing.T) {
+	t.Run("400", func(t *testing.T) {
+		e := newEnv(t, sandbox.WithRateLimitForm(sandbox.RateLimit400))
+		e.patch("lists", `{"data":[]}`)
+		r := e.do(http.MethodPatch, e.api("/lists"), `{"data":[]}`)
+		expect(t, r, http.StatusBadRequest)
+		if id := r.json(t)["error"].(map[string]any)["id"]; id != "security.rate.limit.reached" || r.header.Get("Retry-After") != "1" {
+			t.Fatalf("body %s, retry-after %q", r.body, r.header.Get("Retry-After"))
+		}
+	})
+	t.Run("429 ErrorMessage", func(t *testing.T) {
+		e := newEnv(t, sandbox.WithRateLimitForm(sandbox.RateLimit429ErrorMessage))
+		e.patch("lists", `{"data":[]}`)
+		r := e.do(http.MethodPatch, e.api("/lists"), `{"data":[]}`)
+		if m := expectError(t, r, http.StatusTooManyRequests); m["errorCode"] != "security.rate.limit.reached" || r.header.Get("Retry-After") != "1" {
+			t.Fatalf("body %s, retry-after %q", r.body, r.header.Get("Retry-After"))
+		}
+	})
+}
+
+// TestRateLimitScope: "This endpoint can be called once per second" limits
+// calls to each endpoint (one method on one company's ERP path): POST and
+// PUT …/taxData are separate endpoints, each with its own Limitations
+// entry; every call counts whatever its answer; a call the limit refused
+// does not; another ERP is another path.
+func TestRateLimitScope(t *testing.T) {
+	t.Run("POST and PUT taxData are two endpoints", func(t *testing.T) {
+		e := newEnv(t)
+		expect(t, e.do(http.MethodPost, e.api("/taxData"), docExample(t, taxPage, 0)), http.StatusAccepted)
+		expect(t, e.do(http.MethodPut, e.api("/taxData"), docExample(t, taxPage, 0)), http.StatusAccepted)
+		expect(t, e.do(http.MethodPost, e.api("/taxData"), docExample(t, taxPage, 0)), http.StatusTooManyRequests)
+		expect(t, e.do(http.MethodPut, e.api("/taxData"), docExample(t, taxPage, 0)), http.StatusTooManyRequests)
+	})
+	t.Run("a refused call counts", func(t *testing.T) {
+		e := newEnv(t)
+		expectError(t, e.do(http.MethodPatch, e.api("/accounts"), `{"data":[`), http.StatusBadRequest)
+		expect(t, e.do(http.MethodPatch, e.api("/accounts"), docExample(t, accountPage, 0)), http.StatusTooManyRequests)
+		e.clock.Advance(time.Second)
+		key := uuid.NewString()
+		e.patch("accounts", docExample(t, accountPage, 0), "If-None-Match", key)
+		e.clock.Advance(time.Second)
+		expectError(t, e.do(http.MethodPatch, e.api("/accounts"), docExample(t, accountPage, 0), "If-None-Match", key), http.StatusPreconditionFailed)
+		expect(t, e.do(http.MethodPatch, e.api("/accounts"), docExample(t, accountPage, 0)), http.StatusTooManyRequests)
+	})
+	t.Run("a rate-limited call does not count", func(t *testing.T) {
+		e := newEnv(t)
+		e.patch("vendors", `{"data":[]}`)
+		e.clock.Advance(900 * time.Millisecond)
+		expect(t, e.do(http.MethodPatch, e.api("/vendors"), `{"data":[]}`), http.StatusTooManyRequests)
+		e.clock.Advance(100 * time.Millisecond)
+		e.patch("vendors", `{"data":[]}`)
+	})
+	t.Run("another ERP is another endpoint", func(t *testing.T) {
+		e := newEnv(t)
+		other, err := e.srv.RegisterERP(e.co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.patch("lists", `{"data":[]}`)
+		u := e.srv.URL() + "/accountingintegration/v4/companies/" + e.co.ID + "/erps/" + other + "/lists"
+		expect(t, e.do(http.MethodPatch, u, `{"data":[]}`), http.StatusAccepted)
+	})
+}
