@@ -73,7 +73,10 @@
 //     errorMessage "Failed to validate the input data", objectType, values
 //     (the record as received, compacted, as a JSON string) and the
 //     validationErrors of sandbox/internal/schema or the stateful rules
-//     below. data.statusUpdated is published when a request completes.
+//     below. data.statusUpdated is published when an accounts, vendors or
+//     lists request completes (the Events page names those three PATCH
+//     APIs); tax-data requests publish no event, their status is read with
+//     GET …/requests/{id}.
 //   - Limits: a body over 4 MB (4,000,000 bytes) is refused with 413 (read
 //     through http.MaxBytesReader, never unbounded); a record over 200 KB
 //     (200,000 bytes) fails alone ("record.size.exceeded"). Each write
@@ -98,10 +101,11 @@
 //     they were last sent (by the WithClock clock).
 //   - Lists: deleting a list name removes its mapping to a SAP Concur list;
 //     deleteAll keeps mappings (the List Names page's table).
-//   - GET …/accounts, …/vendors, …/lists, …/taxData and …/requests/{id}/errors
-//     return pages of at most 1 MB of data (WithPageSize), oldest record
-//     first, with links.next.href (_links for request errors) to the next
-//     page; the last page has no links member.
+//   - GET …/accounts, …/vendors, …/lists, …/taxData and
+//     …/erps/{erpId}/requests/{id}/errors return pages of at most 1 MB of
+//     data (WithPageSize), oldest record first, with links.next.href
+//     (_links for request errors) to the next page; the last page has no
+//     links member.
 //   - GET …/mappings is built from sandbox state: erpId, companyEdition,
 //     ledger, features, one DEFAULT file with paymentTypes, listMappings,
 //     invoiceLiabilityAccount and billableField, and invoicePolicies when
@@ -120,8 +124,9 @@
 // sandbox/internal/delivery to the subscriptions made with Subscribe:
 // data.statusUpdated (correlationId = the accepted request's
 // Concur-Correlationid; facts.data = {requestId, status,
-// _links.errors.href} with the sample's ERP-less href, which the sandbox
-// also serves); listMapping.created / listMapping.deleted followed by
+// _links.errors.href} with the sample's ERP-less href, a path no page
+// documents and the sandbox does not serve: read the errors under
+// facts.erpId); listMapping.created / listMapping.deleted followed by
 // mapping.updated for MapList / UnmapList; mapping.updated for
 // UpdateMappings unless only invoice policies changed; data.resetRequested
 // for RequestReset, with facts.data a JSON string as in the sample.
@@ -142,8 +147,8 @@
 //     refused again. Injected rate-limit faults send 1.
 //   - Tax data: one "record" is one country element; POST upserts by
 //     countryCode, PUT replaces everything with the valid elements; errors
-//     use objectType "TAX_DATA". Tax-data writes share if-none-match and
-//     data.statusUpdated of the other writes.
+//     use objectType "TAX_DATA". Tax-data writes share if-none-match with
+//     the other writes.
 //   - The partnerId of events is derived from the client id of the app that
 //     registered the ERP (RegisterERP: the app the company was seeded with).
 //   - Page cursors ("next") are opaque, and stay valid while data changes:

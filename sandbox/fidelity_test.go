@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concurflow/concurflow/concur/ess"
 	"github.com/concurflow/concurflow/sandbox"
 )
 
@@ -151,4 +152,47 @@ func TestRateLimitScope(t *testing.T) {
 		u := e.srv.URL() + "/accountingintegration/v4/companies/" + e.co.ID + "/erps/" + other + "/lists"
 		expect(t, e.do(http.MethodPatch, u, `{"data":[]}`), http.StatusAccepted)
 	})
+}
+
+// TestNoStatusUpdatedForTaxData: the Events page publishes
+// data.statusUpdated for "the PATCH action of the Accounts, List Names and
+// Vendors APIs"; the Tax Data page documents no event of its own. A tax-data
+// request completes (its status is read with GET …/requests/{id}) without
+// an event; the PATCH sent after it gets its event.
+func TestNoStatusUpdatedForTaxData(t *testing.T) {
+	e := newEnv(t, sandbox.WithRateLimit(false))
+	rc := newReceiver(t, e.srv)
+	e.srv.Subscribe(e.co.ID, rc.srv.URL)
+	post := e.do(http.MethodPost, e.api("/taxData"), docExample(t, taxPage, 0))
+	expect(t, post, http.StatusAccepted)
+	put := e.do(http.MethodPut, e.api("/taxData"), docExample(t, taxPage, 0))
+	expect(t, put, http.StatusAccepted)
+	acct := e.patch("accounts", docExample(t, accountPage, 0))
+	e.settle()
+	for _, r := range []response{post, put} {
+		if s := e.status(r.json(t)["requestId"].(string)); s != sandbox.StatusSuccess {
+			t.Fatalf("tax data request %s", s)
+		}
+	}
+	evs := rc.byType(ess.EventDataStatusUpdated)
+	if len(evs) != 1 {
+		t.Fatalf("%d data.statusUpdated events, want 1 (the accounts PATCH only)", len(evs))
+	}
+	if st, err := evs[0].StatusUpdate(); err != nil || st.RequestID != acct {
+		t.Fatalf("event for %+v (%v), want request %s", st, err, acct)
+	}
+}
+
+// TestRequestErrorsOnlyUnderERP: the Request page and the swagger document
+// GET /v4/companies/{companyId}/erps/{erpId}/requests/{requestId}/errors
+// only. The ERP-less href of the data.statusUpdated sample is not served.
+func TestRequestErrorsOnlyUnderERP(t *testing.T) {
+	e := newEnv(t)
+	id := e.patch("accounts", `{"data":[{"id":"1"}]}`)
+	e.settle()
+	expect(t, e.do(http.MethodGet, e.api("/requests/"+id+"/errors"), nil), http.StatusOK)
+	m := expectError(t, e.do(http.MethodGet, e.srv.URL()+"/accountingintegration/v4/companies/"+e.co.ID+"/requests/"+id+"/errors", nil), http.StatusNotFound)
+	if m["errorCode"] != "notFound" {
+		t.Fatalf("ERP-less path: %v", m)
+	}
 }

@@ -213,7 +213,8 @@ func dataIndex(source string) (int, bool) {
 	return i, err == nil
 }
 
-// process applies one request and publishes its data.statusUpdated event.
+// process applies one request and publishes its data.statusUpdated event
+// (none for tax data).
 func (s *Server) process(e *erp, req *request) {
 	ops := s.check(req)
 
@@ -277,7 +278,11 @@ func (s *Server) process(e *erp, req *request) {
 	}
 	req.completed = now
 	req.data = nil // processed; keep memory bounded
-	s.publishLocked(s.statusEvent(e, req))
+	// The Events page publishes data.statusUpdated for the PATCH requests
+	// of Accounts, List Names and Vendors only; tax data gets none.
+	if req.object != ObjectTaxData {
+		s.publishLocked(s.statusEvent(e, req))
+	}
 	s.doneLocked(1)
 }
 
