@@ -121,7 +121,9 @@
 // # Events (Accounting Integration Events page)
 //
 // Events are built like the page's samples and delivered, signed, by
-// sandbox/internal/delivery to the subscriptions made with Subscribe:
+// sandbox/internal/delivery to the subscriptions made with AddSubscription
+// or Subscribe (absolute https endpoint URLs, as the Event Subscription
+// Service page requires, or plain http to a loopback host):
 // data.statusUpdated (correlationId = the accepted request's
 // Concur-Correlationid; facts.data = {requestId, status,
 // _links.errors.href} with the sample's ERP-less href, a path no page

@@ -196,3 +196,57 @@ func TestRequestErrorsOnlyUnderERP(t *testing.T) {
 		t.Fatalf("ERP-less path: %v", m)
 	}
 }
+
+// TestSubscriptionURLsValidated: ESS delivers to HTTPS endpoints (the Event
+// Subscription Service page: "Your HTTPS server endpoint must be accessible
+// from the public web"); the sandbox also takes plain http to a loopback
+// host. Anything else, credentials in the URL, a fragment or an unknown
+// company is refused: 400 from the admin API (raw JSON bodies), an error
+// from AddSubscription, a panic from Subscribe.
+func TestSubscriptionURLsValidated(t *testing.T) {
+	e := newEnv(t)
+	admin := e.srv.URL() + "/sandbox/v1/subscriptions"
+	for _, c := range []struct {
+		body   string
+		status int
+	}{
+		// The Subscription Management page's example endpoint.
+		{`{"url":"https://www.concuress.com/sub/my-valid-endpoint"}`, http.StatusCreated},
+		{`{"companyId":"` + strings.ToUpper(e.co.ID) + `","url":"http://127.0.0.1:9/concur/events"}`, http.StatusCreated},
+		{`{"url":"http://[::1]:9/hook"}`, http.StatusCreated},
+		{`{"url":"http://localhost:9/hook"}`, http.StatusCreated},
+		{`{"url":"http://www.concuress.com/sub/my-valid-endpoint"}`, http.StatusBadRequest},
+		{`{"url":"ftp://127.0.0.1/hook"}`, http.StatusBadRequest},
+		{`{"url":"/concur/events"}`, http.StatusBadRequest},
+		{`{"url":"127.0.0.1:9/hook"}`, http.StatusBadRequest},
+		{`{"url":"https://"}`, http.StatusBadRequest},
+		{`{"url":"https://user:secret@www.concuress.com/sub"}`, http.StatusBadRequest},
+		{`{"url":"https://www.concuress.com/sub#x"}`, http.StatusBadRequest},
+		{`{"url":"https://www.concuress.com/sub","companyId":"` + uuid.NewString() + `"}`, http.StatusBadRequest},
+		{`{"url":"https://www.concuress.com/sub","companyId":"not-a-company"}`, http.StatusBadRequest},
+	} {
+		resp, err := http.Post(admin, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: %d, want %d", c.body, resp.StatusCode, c.status)
+		}
+	}
+	if n := len(e.srv.Subscriptions()); n != 4 {
+		t.Errorf("%d subscriptions, want the 4 valid ones", n)
+	}
+	if subs := e.srv.Subscriptions(); len(subs) > 1 && subs[1].CompanyID != e.co.ID {
+		t.Errorf("company id stored as %q", subs[1].CompanyID)
+	}
+	if _, err := e.srv.AddSubscription("", "http://example.com/hook"); err == nil {
+		t.Error("AddSubscription took plain http to a public host")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Subscribe did not panic on an invalid URL")
+		}
+	}()
+	e.srv.Subscribe("", "not a url")
+}
