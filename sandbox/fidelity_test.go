@@ -1,10 +1,12 @@
 package sandbox_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +251,72 @@ func TestSubscriptionURLsValidated(t *testing.T) {
 		}
 	}()
 	e.srv.Subscribe("", "not a url")
+}
+
+// TestProcessingTimeByDefault: with no option, an accepted request is
+// still PROCESSING when its status is read right after the 202, as against
+// Concur, and reaches its final status later.
+func TestProcessingTimeByDefault(t *testing.T) {
+	srv := sandbox.New(t, sandbox.WithSigningKey(testKey()))
+	co, err := srv.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	erp, err := srv.RegisterERP(co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, co: co, erp: erp}
+	e.token = e.passwordGrant(co).AccessToken
+	id := e.patch("accounts", docExample(t, accountPage, 0))
+	if s := e.status(id); s != sandbox.StatusProcessing {
+		t.Fatalf("status right after the 202: %s, want PROCESSING", s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.status(id); s != sandbox.StatusSuccess {
+		t.Fatalf("status after processing: %s", s)
+	}
+}
+
+// TestProcessingTimeGrowsWithRecords: a request of many records is due
+// later than a small one accepted after it (on another ERP, so arrival
+// order does not tie them): the small one finishes while the large one is
+// still PROCESSING. With WithProcessingDelay(0) both finish at once.
+func TestProcessingTimeGrowsWithRecords(t *testing.T) {
+	e := newEnv(t, sandbox.WithProcessingTime(0, 5*time.Millisecond), sandbox.WithRateLimit(false))
+	other, err := e.srv.RegisterERP(e.co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big strings.Builder
+	big.WriteString(`{"data":[`)
+	for i := range 2000 { // due 10 s after acceptance
+		if i > 0 {
+			big.WriteByte(',')
+		}
+		big.WriteString(`{"id":"` + strconv.Itoa(i) + `","name":"A","type":"EXPENSE"}`)
+	}
+	big.WriteString(`]}`)
+	bigID := e.patch("accounts", big.String())
+	small := e.do(http.MethodPatch, e.srv.URL()+"/accountingintegration/v4/companies/"+e.co.ID+"/erps/"+other+"/accounts", `{"data":[{"id":"1","name":"A","type":"EXPENSE"}]}`)
+	expect(t, small, http.StatusAccepted)
+	smallID := small.json(t)["requestId"].(string)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reqs, _ := e.srv.Requests(e.co.ID, other)
+		if len(reqs) == 1 && reqs[0].ID == smallID && reqs[0].Status == sandbox.StatusSuccess {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the one-record request did not finish: %+v", reqs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := e.status(bigID); s != sandbox.StatusProcessing {
+		t.Fatalf("the 2000-record request is %s when the 1-record one finished", s)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -100,6 +101,7 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 		data:          data,
 		records:       len(data),
 		bodySize:      len(body),
+		due:           time.Now().Add(s.processingTime(len(data))),
 	}
 	if inm != "" {
 		e.accepted[inm] = req.id

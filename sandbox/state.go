@@ -143,6 +143,7 @@ type request struct {
 	ifNoneMatch   string
 	correlationID string
 	received      time.Time
+	due           time.Time // wall clock (not WithClock): processing starts no earlier
 	completed     time.Time
 	status        string
 	deleteAll     bool
