@@ -17,6 +17,7 @@ import (
 const (
 	flagAddr            = "addr"
 	flagProcessingDelay = "processing-delay"
+	flagPerRecord       = "processing-per-record"
 	flagRateLimit       = "rate-limit"
 	flagRateLimitForm   = "rate-limit-form"
 	flagSeed            = "seed"
@@ -39,7 +40,8 @@ or SIGTERM.
 See docs/sandbox.md for the admin API and a curl walk-through.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagAddr, Value: "127.0.0.1:8089", Usage: "listen address (loopback)"},
-			&cli.DurationFlag{Name: flagProcessingDelay, Value: 0, Usage: "delay before each accepted write request is processed"},
+			&cli.DurationFlag{Name: flagProcessingDelay, Value: sandbox.DefaultProcessingDelay, Usage: "fixed part of the time between accepting a write request and processing it; given alone, the whole time (--processing-delay 0s processes at once)"},
+			&cli.DurationFlag{Name: flagPerRecord, Value: sandbox.DefaultProcessingPerRecord, Usage: "part of the processing time per record of the request"},
 			&cli.BoolFlag{Name: flagRateLimit, Value: true, Usage: "enforce 1 write/s per endpoint and 1 registration/min (--rate-limit=false to lift)"},
 			&cli.StringFlag{Name: flagRateLimitForm, Value: "429", Usage: "how rate-limited calls are answered: 429 (the documented gateway body with error.id), 400 (the same body as 400) or 429-errormessage (an ErrorMessage body)"},
 			&cli.IntFlag{Name: flagSeed, Value: 1, Usage: "number of companies to seed, each with a registered ERP"},
@@ -70,9 +72,13 @@ func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
 	if c.Int(flagSeed) < 0 {
 		return fmt.Errorf("--%s must not be negative", flagSeed)
 	}
+	processing := sandbox.WithProcessingTime(c.Duration(flagProcessingDelay), c.Duration(flagPerRecord))
+	if c.IsSet(flagProcessingDelay) && !c.IsSet(flagPerRecord) {
+		processing = sandbox.WithProcessingDelay(c.Duration(flagProcessingDelay))
+	}
 	srv, err := sandbox.Start(
 		sandbox.WithAddr(c.String(flagAddr)),
-		sandbox.WithProcessingDelay(c.Duration(flagProcessingDelay)),
+		processing,
 		sandbox.WithRateLimit(c.Bool(flagRateLimit)),
 		sandbox.WithRateLimitForm(form),
 		sandbox.WithTokenLifetime(c.Duration(flagTokenLifetime)),
