@@ -64,7 +64,7 @@ func waitIdle(t *testing.T, sb *sandbox.Server) {
 // bootstrap, registration, writes of every object, request status and
 // errors, paged reads, mappings, idempotency and unregistration.
 func TestSandboxEveryEndpoint(t *testing.T) {
-	sb := sandbox.New(t, sandbox.WithRateLimit(false), sandbox.WithPageSize(1024))
+	sb := sandbox.New(t, sandbox.WithRateLimit(false), sandbox.WithPageSize(1024), sandbox.WithProcessingDelay(0))
 	c, ts, _ := sandboxClient(t, sb, t.TempDir(), nil)
 	ctx := context.Background()
 
