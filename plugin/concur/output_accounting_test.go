@@ -37,7 +37,7 @@ type acctEnv struct {
 
 func newAcctEnv(t testing.TB, companies int, opts ...sandbox.Option) *acctEnv {
 	t.Helper()
-	e := &acctEnv{t: t, sb: sandbox.New(t, opts...), store: filepath.Join(t.TempDir(), "tokens"), dir: t.TempDir()}
+	e := &acctEnv{t: t, sb: sandbox.New(t, append([]sandbox.Option{sandbox.WithProcessingDelay(0)}, opts...)...), store: filepath.Join(t.TempDir(), "tokens"), dir: t.TempDir()}
 	for range companies {
 		co, err := e.sb.SeedCompany()
 		if err != nil {
