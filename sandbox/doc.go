@@ -64,9 +64,12 @@
 //     "links" (as the write pages show); GET …/requests/{id} answers the same
 //     under "_links" (as the Request Processing page shows). Hrefs are
 //     relative to the API base path, "/v4/companies/…", exactly as printed.
-//   - Accepted requests are processed asynchronously, after
-//     WithProcessingDelay, by one worker per company+ERP in arrival order:
-//     deleteAll first, then each record in order — upsert by id, or delete
+//   - Accepted requests are processed asynchronously, by one worker per
+//     company+ERP in arrival order, each once its processing time after
+//     acceptance has passed (until then GET …/requests/{id} says
+//     PROCESSING): by default 500 ms plus 50 µs per record
+//     (WithProcessingTime; WithProcessingDelay(0) processes at once). The
+//     waits of queued requests overlap. Processing applies deleteAll first, then each record in order — upsert by id, or delete
 //     when isDeleted is true. Final status SUCCESS (no record failed),
 //     ERROR (every record failed) or PARTIAL. Each failed record yields a
 //     ProcessingError with errorCode "dataInvalid.requestIdProcessingErrors",
@@ -143,10 +146,6 @@
 //     requestAlreadyAccepted, internalServerError) are the sandbox's own.
 //   - Deleting a record that is not cached succeeds. Deleting a list name
 //     publishes no event.
-//   - Retry-After is the whole seconds until the endpoint accepts a call
-//     again, rounded up (1 for the per-second limits), where the List Item
-//     Bulk sample shows "retry-after: 0": a client that honours it is not
-//     refused again. Injected rate-limit faults send 1.
 //   - Tax data: one "record" is one country element; POST upserts by
 //     countryCode, PUT replaces everything with the valid elements; errors
 //     use objectType "TAX_DATA". Tax-data writes share if-none-match with
@@ -156,6 +155,53 @@
 //   - Page cursors ("next") are opaque, and stay valid while data changes:
 //     records added after the cursor was issued appear on later pages.
 //   - The request log keeps the most recent 10000 API and token requests.
+//   - A refresh invalidates the refresh token presented: the Authentication
+//     page says a new one is returned and must be stored, not whether the
+//     old one keeps working; invalidating it catches clients that do not
+//     store it (WithRefreshRotation relaxes this).
+//   - Every authenticated call to a rate-limited endpoint counts, whatever
+//     its answer; POST and PUT …/taxData are separate endpoints.
+//   - Tax-data requests publish no data.statusUpdated: the Tax Data pages
+//     say "events will be published" but the Events page lists the event
+//     for the Accounts, List Names and Vendors PATCH only.
+//   - Processing time: the pages give no figures. 500 ms plus 50 µs per
+//     record is an assumption (a full 4 MB request of some 20,000 accounts
+//     takes about 1.5 s); what it buys is that a status read right after
+//     the 202 sees PROCESSING, as against Concur.
+//
+// # Deliberate deviations from the docs
+//
+//   - Retry-After is the whole seconds until the endpoint accepts a call
+//     again, rounded up (1 for the per-second limits), where the List Item
+//     Bulk sample shows "retry-after: 0": a client that honours it is not
+//     refused again. Injected rate-limit faults send 1.
+//   - The rate-limit answer is the List Item Bulk page's gateway body; the
+//     swagger names ErrorMessage as the schema of 429. The docs disagree;
+//     the printed answer wins (WithRateLimitForm(RateLimit429ErrorMessage)
+//     serves the swagger's form).
+//   - One base URL on 127.0.0.1 serves the token endpoint, the API and the
+//     admin API, and is every token's geolocation; there are no data
+//     centres. The sandbox listens on loopback only.
+//   - The token endpoint serves company credentials only: the password
+//     grant with credtype=authtoken and the refresh_token grant. Other
+//     grants answer code 60, other credtypes code 120. Token revocation
+//     (app-mgmt connections) is RevokeTokens, not an API.
+//   - ESS: subscriptions are made with AddSubscription or the admin API,
+//     not the Subscription Management API, with no limit of 5 per
+//     application and no deletion of failing subscriptions after 30 days.
+//     Plain http to a loopback host is accepted (ESS requires a public
+//     HTTPS endpoint with a CA-signed certificate). Deliveries come from
+//     127.0.0.1, signed with a key of the server's own (WithSigningKey;
+//     not Concur's published one), over mutual TLS only when
+//     WithDeliveryClient supplies a client certificate. Retries back off 1
+//     s doubling to 10 min (WithDeliveryBackoff); the pages give no
+//     schedule.
+//   - Events that come from an administrator's actions in the SAP Concur UI
+//     (list mappings, mapping updates, reset requests) are triggered
+//     through the admin API or MapList, UnmapList, UpdateMappings and
+//     RequestReset.
+//   - Validation messages and codes other than those the pages print are
+//     the sandbox's wording (sandbox/internal/schema).
 //
 // Fault injection (InjectFault) makes the next N answers of an endpoint a
 // rate-limit answer, a 500, a slow answer or a connection reset.
