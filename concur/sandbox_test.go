@@ -291,7 +291,7 @@ func TestSandboxSingleFlight(t *testing.T) {
 
 func TestSandboxRateLimitsAndFaults(t *testing.T) {
 	clock := newTestClock() // frozen: the second PATCH is in the same second
-	for _, form := range []sandbox.RateLimitForm{sandbox.RateLimit429, sandbox.RateLimit400} {
+	for _, form := range []sandbox.RateLimitForm{sandbox.RateLimit429, sandbox.RateLimit400, sandbox.RateLimit429ErrorMessage} {
 		sb := sandbox.New(t, sandbox.WithClock(clock.Now), sandbox.WithRateLimitForm(form))
 		c, _, co := sandboxClient(t, sb, t.TempDir(), clock)
 		erpID, err := sb.RegisterERP(co.ID)
@@ -308,6 +308,9 @@ func TestSandboxRateLimitsAndFaults(t *testing.T) {
 		}
 		if RetryAfter(err) <= 0 {
 			t.Errorf("form %v: no retry-after in %v", form, err)
+		}
+		if apiErr := (*APIError)(nil); !errors.As(err, &apiErr) || apiErr.Message.Code() != "security.rate.limit.reached" {
+			t.Errorf("form %v: code not read from %v", form, err)
 		}
 
 		// Faults on PATCH (which net/http never retries by itself).
