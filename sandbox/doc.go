@@ -69,8 +69,9 @@
 //     acceptance has passed (until then GET …/requests/{id} says
 //     PROCESSING): by default 500 ms plus 50 µs per record
 //     (WithProcessingTime; WithProcessingDelay(0) processes at once). The
-//     waits of queued requests overlap. Processing applies deleteAll first, then each record in order — upsert by id, or delete
-//     when isDeleted is true. Final status SUCCESS (no record failed),
+//     waits of queued requests overlap. Processing applies deleteAll
+//     first, then each record in order — upsert by id, or delete when
+//     isDeleted is true. Final status SUCCESS (no record failed),
 //     ERROR (every record failed) or PARTIAL. Each failed record yields a
 //     ProcessingError with errorCode "dataInvalid.requestIdProcessingErrors",
 //     errorMessage "Failed to validate the input data", objectType, values
