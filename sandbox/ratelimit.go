@@ -24,8 +24,10 @@ func (s *Server) callWrite(w http.ResponseWriter, r *http.Request, companyID, er
 		return true
 	}
 	s.mu.Lock()
-	c := s.state.companies[companyID]
-	e := c.erps[erpID]
+	var e *erp
+	if c := s.state.companies[companyID]; c != nil {
+		e = c.erps[erpID]
+	}
 	if e == nil {
 		s.mu.Unlock()
 		return true // unregistered meanwhile: the handler answers 404
@@ -49,6 +51,10 @@ func (s *Server) callRegister(w http.ResponseWriter, r *http.Request, companyID 
 	}
 	s.mu.Lock()
 	c := s.state.companies[companyID]
+	if c == nil {
+		s.mu.Unlock()
+		return true // the handler answers 404
+	}
 	wait := s.spendLocked(c.lastRegister, s.cfg.registerEvery, func(t time.Time) { c.lastRegister = t })
 	s.mu.Unlock()
 	if wait > 0 {
