@@ -320,3 +320,26 @@ func TestProcessingTimeGrowsWithRecords(t *testing.T) {
 		t.Fatalf("the 2000-record request is %s when the 1-record one finished", s)
 	}
 }
+
+// TestUpdateERPEmptyListsClear: "If you are updating features you need to
+// include ALL the active flags" (Registration page), so an update with
+// "features": [] switches the last feature off, and "postingOptions": []
+// removes every posting option.
+func TestUpdateERPEmptyListsClear(t *testing.T) {
+	e := newEnv(t)
+	expect(t, e.do(http.MethodPatch, e.api(""), docExample(t, registrationPage, 2)), http.StatusOK)
+	r := e.do(http.MethodPatch, e.api(""), `{"features":[]}`)
+	expect(t, r, http.StatusOK)
+	got := r.json(t)
+	if f, _ := got["features"].([]any); f == nil || len(f) != 0 {
+		t.Fatalf("features after features: []: %s", r.body)
+	}
+	if p, _ := got["postingOptions"].([]any); len(p) == 0 {
+		t.Fatalf("postingOptions dropped by a features-only update: %s", r.body)
+	}
+	r = e.do(http.MethodPatch, e.api(""), `{"postingOptions":[]}`)
+	expect(t, r, http.StatusOK)
+	if p, ok := r.json(t)["postingOptions"].([]any); ok && len(p) != 0 {
+		t.Fatalf("postingOptions after postingOptions: []: %s", r.body)
+	}
+}
