@@ -212,8 +212,11 @@ func (c TokenSourceConfig) GoString() string { return c.String() }
 // Level Authentication page); replaces the access token RefreshSkew before
 // it expires; lets one goroutine at a time call the token endpoint while
 // the others wait for its result; and saves every new refresh token to the
-// store before the access token that came with it is handed out. When the
-// credentials are refused it remembers it and returns a
+// store before the access token that came with it is handed out. When its
+// refresh token is refused with invalid_grant and the store holds another
+// one (a process sharing the store refreshed, and Concur invalidated the
+// token it replaced), that one is tried at once. When the credentials are
+// refused it remembers it and returns a
 // *CredentialsRefusedError without calling the endpoint, which it tries
 // again with exponential back-off (RefusedBackoff doubling to
 // RefusedMaxBackoff), re-reading the store first; a new refresh token in
@@ -404,10 +407,12 @@ func (ts *TokenSource) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if err := ts.load(ctx); err != nil {
 		return nil, err
 	}
+	tok, err := ts.grants(ctx)
+	// grants may have moved to a refresh token another process stored; a
+	// refusal is of the last one tried.
 	ts.mu.Lock()
 	refresh := ts.stored.RefreshToken
 	ts.mu.Unlock()
-	tok, err := ts.grants(ctx)
 	return tok, ts.settle(err, refresh)
 }
 
@@ -476,16 +481,21 @@ func (ts *TokenSource) grants(ctx context.Context) (*oauth2.Token, error) {
 
 	var err error
 	if refresh != "" {
-		authURL := ts.cfg.AuthURL
-		if geo != "" {
-			authURL = geo
+		err = ts.refreshGrant(ctx, refresh, geo)
+		if invalidGrant(err) {
+			// Another process sharing the store may have refreshed, and
+			// the token endpoint may have invalidated the token it
+			// replaced (the Authentication page: each refresh returns a
+			// new refresh token to store). A different stored token is
+			// tried once before the request token.
+			if st, lerr := ts.cfg.Store.Load(ctx, ts.cfg.CompanyID); lerr == nil && st != nil && st.RefreshToken != "" && st.RefreshToken != refresh {
+				ts.mu.Lock()
+				ts.stored = *st
+				ts.mu.Unlock()
+				err = ts.refreshGrant(ctx, st.RefreshToken, st.Geolocation)
+			}
 		}
-		err = ts.grant(ctx, authURL, url.Values{
-			"grant_type":    {GrantRefreshToken},
-			"refresh_token": {refresh},
-		})
-		var authErr *AuthError
-		if err == nil || ts.cfg.RequestToken == "" || !errors.As(err, &authErr) || !authErr.InvalidGrant() {
+		if err == nil || ts.cfg.RequestToken == "" || !invalidGrant(err) {
 			return ts.finish(ctx, err)
 		}
 		// The refresh token was refused: fall back to the request token.
@@ -502,6 +512,26 @@ func (ts *TokenSource) grants(ctx context.Context) (*oauth2.Token, error) {
 		"password":   {ts.cfg.RequestToken},
 		"credtype":   {"authtoken"},
 	}))
+}
+
+// refreshGrant calls the token endpoint with a refresh token, at the
+// token's geolocation when known.
+func (ts *TokenSource) refreshGrant(ctx context.Context, refresh, geo string) error {
+	authURL := ts.cfg.AuthURL
+	if geo != "" {
+		authURL = geo
+	}
+	return ts.grant(ctx, authURL, url.Values{
+		"grant_type":    {GrantRefreshToken},
+		"refresh_token": {refresh},
+	})
+}
+
+// invalidGrant reports whether err is the token endpoint refusing the
+// credentials themselves (invalid_grant).
+func invalidGrant(err error) bool {
+	var authErr *AuthError
+	return errors.As(err, &authErr) && authErr.InvalidGrant()
 }
 
 // finish saves the refresh token of a successful grant and returns the

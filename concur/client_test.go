@@ -581,3 +581,37 @@ func TestMalformedAnswers(t *testing.T) {
 		t.Errorf("records before the bad page %v, error %v", ids, last)
 	}
 }
+
+// TestUpdateERPClearsLists: a non-nil empty list is sent as [] (switching
+// the last feature off), a nil one is left out, and an update with neither
+// is refused before any call.
+func TestUpdateERPClearsLists(t *testing.T) {
+	api := newFakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, `{"erpId":"`+testERP+`"}`)
+	})
+	c := newTestClient(t, api.URL)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		pkg  ErpPackage
+		want string
+	}{
+		{ErpPackage{Features: []ErpFeature{}}, `{"features":[]}`},
+		{ErpPackage{PostingOptions: []PostingOption{}}, `{"postingOptions":[]}`},
+		{ErpPackage{Features: []ErpFeature{}, PostingOptions: []PostingOption{}}, `{"features":[],"postingOptions":[]}`},
+		{ErpPackage{ErpName: "ignored", Features: []ErpFeature{FeatureEnableTaxIntegration}}, `{"features":["ENABLE_TAX_INTEGRATION"]}`},
+	} {
+		if _, err := c.UpdateERP(ctx, testERP, tc.pkg); err != nil {
+			t.Fatal(err)
+		}
+		if got := api.last(t); string(got.Body) != tc.want {
+			t.Errorf("update %+v sent %s, want %s", tc.pkg, got.Body, tc.want)
+		}
+	}
+	n := len(api.requests())
+	if _, err := c.UpdateERP(ctx, testERP, ErpPackage{ErpName: "only a name"}); err == nil {
+		t.Error("an update without features or posting options was sent")
+	}
+	if len(api.requests()) != n {
+		t.Error("the refused update reached the API")
+	}
+}

@@ -45,11 +45,22 @@ func (c *Client) GetERP(ctx context.Context, erpID string) (*ErpPackage, error) 
 	return &out, nil
 }
 
-// UpdateERP replaces the features and posting options of an ERP integration.
-// As the Registration page says, pkg must carry all active features and all
-// posting options, not only the changed ones.
+// UpdateERP replaces the features and/or posting options of an ERP
+// integration. As the Registration page says, each list sent must hold the
+// whole set, not only the changed entries. A nil slice is left out of the
+// request and keeps what Concur has; a non-nil empty slice is sent as []
+// and clears it (so the last feature can be switched off). At least one of
+// the two must be non-nil; the other fields of pkg are not sent.
 func (c *Client) UpdateERP(ctx context.Context, erpID string, pkg ErpPackage) (*ErpPackage, error) {
-	body, err := json.Marshal(ErpPackage{Features: pkg.Features, PostingOptions: pkg.PostingOptions})
+	if pkg.Features == nil && pkg.PostingOptions == nil {
+		return nil, fmt.Errorf("updating erp %s for company %s: neither features nor posting options given (use an empty list to clear one)", erpID, c.companyID)
+	}
+	// ErpPackage omits empty lists, as registration wants; an update must
+	// be able to send [] to clear a list.
+	body, err := json.Marshal(struct {
+		Features       *[]ErpFeature    `json:"features,omitempty"`
+		PostingOptions *[]PostingOption `json:"postingOptions,omitempty"`
+	}{nilIfNil(pkg.Features), nilIfNil(pkg.PostingOptions)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding erp package: %w", err)
 	}
@@ -58,6 +69,15 @@ func (c *Client) UpdateERP(ctx context.Context, erpID string, pkg ErpPackage) (*
 		return nil, fmt.Errorf("updating erp %s for company %s: %w", erpID, c.companyID, err)
 	}
 	return &out, nil
+}
+
+// nilIfNil points at s, or is nil when s is nil, so that omitempty drops
+// only a missing list and an empty one is sent as [].
+func nilIfNil[T any](s []T) *[]T {
+	if s == nil {
+		return nil
+	}
+	return &s
 }
 
 // UnregisterERP removes the ERP integration and all its cached data.

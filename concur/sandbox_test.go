@@ -64,7 +64,7 @@ func waitIdle(t *testing.T, sb *sandbox.Server) {
 // bootstrap, registration, writes of every object, request status and
 // errors, paged reads, mappings, idempotency and unregistration.
 func TestSandboxEveryEndpoint(t *testing.T) {
-	sb := sandbox.New(t, sandbox.WithRateLimit(false), sandbox.WithPageSize(1024))
+	sb := sandbox.New(t, sandbox.WithRateLimit(false), sandbox.WithPageSize(1024), sandbox.WithProcessingDelay(0))
 	c, ts, _ := sandboxClient(t, sb, t.TempDir(), nil)
 	ctx := context.Background()
 
@@ -236,13 +236,53 @@ func TestSandboxRotationAndRestart(t *testing.T) {
 	if _, err := c2.ListERPs(ctx); err != nil {
 		t.Fatalf("after restart from the store: %v", err)
 	}
-	// The first source's refresh token was invalidated by the restart's
-	// rotation: it fails with invalid_grant, clearly.
+	// The restart's rotation invalidated the first source's refresh token;
+	// the first source shares the store, finds the new token there and
+	// carries on (TestSandboxDefaultRotationAcrossRestart shows a source
+	// without it failing with code 108).
 	clock.Advance(time.Hour)
-	_, err = ts.TokenContext(ctx)
-	var authErr *AuthError
-	if !errors.As(err, &authErr) || !authErr.InvalidGrant() {
-		t.Errorf("stale source: %v", err)
+	if _, err := ts.TokenContext(ctx); err != nil {
+		t.Errorf("first source after the restart rotated: %v", err)
+	}
+}
+
+// TestSandboxRotationSharedStore: processes sharing a token store (one
+// pipeline per object, say) each refresh with the token they hold. With the
+// sandbox's default rotation every refresh invalidates the token presented,
+// so all but the first are refused: each must find the newer token in the
+// store and go on, without an error and without a request token.
+func TestSandboxRotationSharedStore(t *testing.T) {
+	clock := newTestClock()
+	sb := sandbox.New(t, sandbox.WithClock(clock.Now))
+	dir := filepath.Join(t.TempDir(), "tokens")
+	first, _, co := sandboxClient(t, sb, dir, clock)
+	ctx := context.Background()
+	if _, err := first.ListERPs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sb.ExpireRequestTokens(co.ID)
+	var clients []*Client
+	var sources []*TokenSource
+	for range 3 {
+		ts := sandboxSource(t, sb, co, dir, clock, "")
+		c, err := NewClient(ClientConfig{CompanyID: co.ID, TokenSource: ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients, sources = append(clients, c), append(sources, ts)
+	}
+	for round := range 3 {
+		clock.Advance(time.Hour) // every access token expired
+		for i, c := range clients {
+			if _, err := c.ListERPs(ctx); err != nil {
+				t.Fatalf("round %d, process %d: %v", round, i, err)
+			}
+		}
+	}
+	for i, ts := range sources {
+		if ts.Refused() != nil {
+			t.Errorf("process %d: %v", i, ts.Refused())
+		}
 	}
 }
 
@@ -291,7 +331,7 @@ func TestSandboxSingleFlight(t *testing.T) {
 
 func TestSandboxRateLimitsAndFaults(t *testing.T) {
 	clock := newTestClock() // frozen: the second PATCH is in the same second
-	for _, form := range []sandbox.RateLimitForm{sandbox.RateLimit429, sandbox.RateLimit400} {
+	for _, form := range []sandbox.RateLimitForm{sandbox.RateLimit429, sandbox.RateLimit400, sandbox.RateLimit429ErrorMessage} {
 		sb := sandbox.New(t, sandbox.WithClock(clock.Now), sandbox.WithRateLimitForm(form))
 		c, _, co := sandboxClient(t, sb, t.TempDir(), clock)
 		erpID, err := sb.RegisterERP(co.ID)
@@ -309,6 +349,9 @@ func TestSandboxRateLimitsAndFaults(t *testing.T) {
 		if RetryAfter(err) <= 0 {
 			t.Errorf("form %v: no retry-after in %v", form, err)
 		}
+		if apiErr := (*APIError)(nil); !errors.As(err, &apiErr) || apiErr.Message.Code() != "security.rate.limit.reached" {
+			t.Errorf("form %v: code not read from %v", form, err)
+		}
 
 		// Faults on PATCH (which net/http never retries by itself).
 		for kind, want := range map[sandbox.FaultKind]error{sandbox.FaultServerError: ErrServer, sandbox.FaultReset: nil} {
@@ -323,5 +366,111 @@ func TestSandboxRateLimitsAndFaults(t *testing.T) {
 		if _, err := c.PatchLists(context.Background(), erpID, []ListName{{ID: "1", Name: "n"}}, PatchOptions{}); err != nil {
 			t.Errorf("after the faults: %v", err)
 		}
+	}
+}
+
+// TestSandboxUpdateERPSwitchesOffLastFeature: features: [] and
+// postingOptions: [] clear what the registration set.
+func TestSandboxUpdateERPSwitchesOffLastFeature(t *testing.T) {
+	sb := sandbox.New(t, sandbox.WithRateLimit(false))
+	c, _, _ := sandboxClient(t, sb, t.TempDir(), nil)
+	ctx := context.Background()
+	reg, err := c.RegisterERP(ctx, ErpPackage{
+		PartnerAppName: "concurflow", ErpName: "TestERP", ExternalErpID: "ext-1",
+		Features:       []ErpFeature{FeatureEnableTaxIntegration},
+		PostingOptions: []PostingOption{{PostingCode: "PC", PostingName: "Posting"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateERP(ctx, reg.ErpID, ErpPackage{Features: []ErpFeature{}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetERP(ctx, reg.ErpID)
+	if err != nil || len(got.Features) != 0 || len(got.PostingOptions) != 1 {
+		t.Fatalf("after features: []: %+v %v", got, err)
+	}
+	if _, err := c.UpdateERP(ctx, reg.ErpID, ErpPackage{PostingOptions: []PostingOption{}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetERP(ctx, reg.ErpID); err != nil || len(got.Features) != 0 || len(got.PostingOptions) != 0 {
+		t.Fatalf("after postingOptions: []: %+v %v", got, err)
+	}
+}
+
+// TestSandboxDefaultRotationAcrossRestart runs the client against a
+// sandbox with its default options, under which every refresh returns a
+// new refresh token and invalidates the one presented (as the
+// Authentication page tells clients to expect). Each refresh must be
+// stored before it is used, and a restarted process, without a request
+// token, must carry on from the store.
+func TestSandboxDefaultRotationAcrossRestart(t *testing.T) {
+	clock := newTestClock()
+	sb := sandbox.New(t, sandbox.WithClock(clock.Now)) // the clock only lets access tokens expire
+	dir := filepath.Join(t.TempDir(), "tokens")
+	c, ts, co := sandboxClient(t, sb, dir, clock)
+	ctx := context.Background()
+	store, err := NewDirStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() string {
+		t.Helper()
+		st, err := store.Load(ctx, co.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.RefreshToken
+	}
+	if _, err := c.ListERPs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{stored(): true}
+	var lastSeen string
+	for i := range 3 {
+		lastSeen = stored()
+		clock.Advance(time.Hour) // the access token expired: refresh
+		if _, err := c.ListERPs(ctx); err != nil {
+			t.Fatalf("call %d after the refresh: %v", i, err)
+		}
+		now := stored()
+		if seen[now] {
+			t.Fatalf("refresh %d: the store still holds an earlier refresh token", i)
+		}
+		seen[now] = true
+	}
+	if ts.Refreshes() != 4 {
+		t.Errorf("refreshes %d, want 4 (one password grant, three refresh grants)", ts.Refreshes())
+	}
+	// The sandbox really refuses the replaced token: a client that kept it
+	// would be stuck.
+	stale := mustSource(t, TokenSourceConfig{CompanyID: co.ID, ClientID: co.ClientID, ClientSecret: co.ClientSecret,
+		RefreshToken: lastSeen, AuthURL: sb.URL(), Store: NewMemoryStore(), Now: clock.Now})
+	var authErr *AuthError
+	if _, err := stale.TokenContext(ctx); !errors.As(err, &authErr) || authErr.Code != 108 {
+		t.Fatalf("a replaced refresh token: %v, want code 108", err)
+	}
+
+	// Restart: a new process with no request token (and none valid) reads
+	// the store, refreshes (rotating again) and stores the new token.
+	sb.ExpireRequestTokens(co.ID)
+	before := stored()
+	restarted := sandboxSource(t, sb, co, dir, clock, "")
+	c2, err := NewClient(ClientConfig{CompanyID: co.ID, TokenSource: restarted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ListERPs(ctx); err != nil {
+		t.Fatalf("after restart from the store: %v", err)
+	}
+	if after := stored(); after == before || seen[after] {
+		t.Fatal("the restart's refresh was not rotated and stored")
+	}
+	clock.Advance(time.Hour)
+	if _, err := c2.ListERPs(ctx); err != nil {
+		t.Fatalf("second refresh after the restart: %v", err)
+	}
+	if restarted.Refreshes() != 2 {
+		t.Errorf("restarted source: %d refreshes, want 2", restarted.Refreshes())
 	}
 }

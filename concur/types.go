@@ -140,7 +140,9 @@ const (
 )
 
 // ErpPackage registers an ERP integration (see ErpPackage on the Schema page
-// and the Registration page). ErpID is set by Concur in responses.
+// and the Registration page). ErpID is set by Concur in responses. Empty
+// lists are left out when registering; UpdateERP sends a non-nil empty
+// Features or PostingOptions as [] to clear it.
 type ErpPackage struct {
 	PartnerAppName string          `json:"partnerAppName,omitempty"`
 	ErpName        string          `json:"erpName,omitempty"`

@@ -42,7 +42,7 @@ type fixture struct {
 func newFixture(t testing.TB, opts ...sandbox.Option) *fixture {
 	t.Helper()
 	opts = append([]sandbox.Option{sandbox.WithDeliveryBackoff(func(int) time.Duration { return 20 * time.Millisecond })}, opts...)
-	srv := sandbox.New(t, opts...)
+	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithProcessingDelay(0)}, opts...)...)
 	co, err := srv.SeedCompany()
 	if err != nil {
 		t.Fatal(err)

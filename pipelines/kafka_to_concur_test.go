@@ -35,7 +35,7 @@ func TestKafkaToConcur(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	sb := sandbox.New(t)
+	sb := sandbox.New(t, sandbox.WithProcessingDelay(0))
 	cos := harness.SeedCompanies(t, sb, 3)
 	const topic = "erp.changes"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, topic), kfake.GroupMinSessionTimeout(time.Second))

@@ -245,7 +245,12 @@ func (s *Server) adminSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, "url is required")
 		return
 	}
-	in.ID = s.Subscribe(strings.ToLower(in.CompanyID), in.URL)
+	id, err := s.AddSubscription(in.CompanyID, in.URL)
+	if err != nil {
+		s.writeError(w, r, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	in.ID, in.CompanyID = id, strings.ToLower(in.CompanyID)
 	writeJSON(w, http.StatusCreated, in)
 }
 

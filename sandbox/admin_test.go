@@ -27,8 +27,15 @@ func TestFaultInjection(t *testing.T) {
 	if err := e.srv.InjectFault(sandbox.Fault{Endpoint: sandbox.EndpointToken, Kind: sandbox.FaultRateLimit}); err != nil {
 		t.Fatal(err)
 	}
-	if status, _ := e.tokenRequest(passwordForm(e.co)); status != http.StatusTooManyRequests {
-		t.Fatalf("token endpoint answered %d", status)
+	// The gateway answers before the token endpoint: its rate-limit body,
+	// not an OAuth2 error.
+	resp, err := http.PostForm(e.srv.URL()+"/oauth2/v0/token", passwordForm(e.co))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("token endpoint answered %d, retry-after %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
 	if err := e.srv.InjectFault(sandbox.Fault{Endpoint: sandbox.EndpointVendors, Kind: sandbox.FaultReset}); err != nil {

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -189,4 +190,54 @@ func TestAPIForbidsOtherCompanyAndMissingScope(t *testing.T) {
 	tok = e.passwordGrant(writeOnly).AccessToken
 	base = e.srv.URL() + "/accountingintegration/v4/companies/" + writeOnly.ID + "/erps/" + erp
 	expectError(t, doRequest(t, http.MethodGet, base+"/accounts", tok, nil), 403)
+}
+
+// TestRefreshRotatesByDefault: the Authentication page says a refresh
+// returns "a new refresh token" and that clients should "overwrite the
+// stored tokens with the new token from the response". By default every
+// refresh_token grant answers a new refresh token and the presented one is
+// refused afterwards (code 108), so a client that does not store each new
+// token fails here rather than in production. The form is sent as raw
+// bytes, as the OAuth2 Getting Started page's curl sends it.
+func TestRefreshRotatesByDefault(t *testing.T) {
+	srv := newServer(t)
+	co, err := srv.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(form string) (int, tokenBody) {
+		t.Helper()
+		resp, err := http.Post(srv.URL()+"/oauth2/v0/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tb tokenBody
+		if err := json.NewDecoder(resp.Body).Decode(&tb); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, tb
+	}
+	creds := "client_id=" + url.QueryEscape(co.ClientID) + "&client_secret=" + url.QueryEscape(co.ClientSecret)
+	status, first := post(creds + "&grant_type=password&username=" + co.ID + "&password=" + url.QueryEscape(co.RequestToken) + "&credtype=authtoken")
+	if status != http.StatusOK || first.RefreshToken == "" {
+		t.Fatalf("password grant: %d %+v", status, first)
+	}
+	rt := first.RefreshToken
+	seen := map[string]bool{rt: true}
+	for i := range 3 {
+		status, next := post(creds + "&grant_type=refresh_token&refresh_token=" + url.QueryEscape(rt))
+		if status != http.StatusOK || next.AccessToken == "" {
+			t.Fatalf("refresh %d: %d %+v", i, status, next)
+		}
+		if seen[next.RefreshToken] || next.RefreshToken == "" {
+			t.Fatalf("refresh %d: refresh token not rotated", i)
+		}
+		seen[next.RefreshToken] = true
+		status, old := post(creds + "&grant_type=refresh_token&refresh_token=" + url.QueryEscape(rt))
+		if status != http.StatusBadRequest || old.Code != 108 || old.Error != "invalid_grant" {
+			t.Fatalf("refresh %d: the replaced refresh token answered %d %+v, want 400 code 108", i, status, old)
+		}
+		rt = next.RefreshToken
+	}
 }

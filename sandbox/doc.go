@@ -39,8 +39,11 @@
 // months) and geolocation (the sandbox's base URL). Errors are
 // {"code","error","error_description"} with the documented codes (5, 51,
 // 52, 53, 54, 60, 61–65, 106, 108, 120, 135); invalid_client answers 401,
-// the rest 400. WithRefreshRotation chooses whether a refresh returns the
-// same refresh token, a new one, or a new one invalidating the old.
+// the rest 400. Every refresh_token grant returns a new refresh token and
+// invalidates the one presented (code 108 afterwards), so clients must store
+// each new one as the Authentication page tells them to;
+// WithRefreshRotation can instead keep the same token or leave the old one
+// valid.
 //
 // Every API call needs "Authorization: Bearer <access token>": missing,
 // unknown, revoked or expired tokens get 401; a token of another company,
@@ -61,24 +64,39 @@
 //     "links" (as the write pages show); GET …/requests/{id} answers the same
 //     under "_links" (as the Request Processing page shows). Hrefs are
 //     relative to the API base path, "/v4/companies/…", exactly as printed.
-//   - Accepted requests are processed asynchronously, after
-//     WithProcessingDelay, by one worker per company+ERP in arrival order:
-//     deleteAll first, then each record in order — upsert by id, or delete
-//     when isDeleted is true. Final status SUCCESS (no record failed),
+//   - Accepted requests are processed asynchronously, by one worker per
+//     company+ERP in arrival order, each once its processing time after
+//     acceptance has passed (until then GET …/requests/{id} says
+//     PROCESSING): by default 500 ms plus 50 µs per record
+//     (WithProcessingTime; WithProcessingDelay(0) processes at once). The
+//     waits of queued requests overlap. Processing applies deleteAll
+//     first, then each record in order — upsert by id, or delete when
+//     isDeleted is true. Final status SUCCESS (no record failed),
 //     ERROR (every record failed) or PARTIAL. Each failed record yields a
 //     ProcessingError with errorCode "dataInvalid.requestIdProcessingErrors",
 //     errorMessage "Failed to validate the input data", objectType, values
 //     (the record as received, compacted, as a JSON string) and the
 //     validationErrors of sandbox/internal/schema or the stateful rules
-//     below. data.statusUpdated is published when a request completes.
+//     below. data.statusUpdated is published when an accounts, vendors or
+//     lists request completes (the Events page names those three PATCH
+//     APIs); tax-data requests publish no event, their status is read with
+//     GET …/requests/{id}.
 //   - Limits: a body over 4 MB (4,000,000 bytes) is refused with 413 (read
 //     through http.MaxBytesReader, never unbounded); a record over 200 KB
-//     (200,000 bytes) fails alone ("record.size.exceeded"); more than one write per second per
-//     endpoint per company+ERP is refused with 429 and errorCode
-//     "security.rate.limit.reached", or with WithRateLimitForm(RateLimit400)
-//     the gateway's 400 form {"timestamp","httpStatus","error":{"id",
-//     "message"},"path"} as the List Item pages show it. Rate-limited
-//     answers carry Retry-After: 1. WithRateLimit(false) lifts both limits.
+//     (200,000 bytes) fails alone ("record.size.exceeded"). Each write
+//     endpoint "can be called once per second" and registration "once
+//     every minute": an endpoint is one method on one path, so PATCH
+//     accounts, vendors and lists and POST and PUT taxData each have their
+//     own budget per company+ERP, and POST …/erps one per company. Every
+//     authenticated call counts, whatever its answer (400, 412 and 413
+//     too), as a gateway counts calls before the service reads them; calls
+//     refused by the limit do not. A call over the limit gets the List
+//     Item Bulk page's "Rate Limit Error": 429, Retry-After and
+//     {"timestamp","httpStatus":"429 - Too Many Requests","error":{"id":
+//     "security.rate.limit.reached","message":"Too many requests"},"path"}.
+//     WithRateLimitForm selects the 400 form of the same body or a 429
+//     ErrorMessage (the swagger's schema for 429); WithRateLimit(false)
+//     lifts both limits.
 //   - if-none-match: <uuid> on a write: a UUID already accepted for that
 //     company+ERP gets 412 and nothing is applied twice. Surrounding quotes
 //     are ignored; a value that is not a UUID gets 400.
@@ -87,10 +105,11 @@
 //     they were last sent (by the WithClock clock).
 //   - Lists: deleting a list name removes its mapping to a SAP Concur list;
 //     deleteAll keeps mappings (the List Names page's table).
-//   - GET …/accounts, …/vendors, …/lists, …/taxData and …/requests/{id}/errors
-//     return pages of at most 1 MB of data (WithPageSize), oldest record
-//     first, with links.next.href (_links for request errors) to the next
-//     page; the last page has no links member.
+//   - GET …/accounts, …/vendors, …/lists, …/taxData and
+//     …/erps/{erpId}/requests/{id}/errors return pages of at most 1 MB of
+//     data (WithPageSize), oldest record first, with links.next.href
+//     (_links for request errors) to the next page; the last page has no
+//     links member.
 //   - GET …/mappings is built from sandbox state: erpId, companyEdition,
 //     ledger, features, one DEFAULT file with paymentTypes, listMappings,
 //     invoiceLiabilityAccount and billableField, and invoicePolicies when
@@ -106,11 +125,14 @@
 // # Events (Accounting Integration Events page)
 //
 // Events are built like the page's samples and delivered, signed, by
-// sandbox/internal/delivery to the subscriptions made with Subscribe:
+// sandbox/internal/delivery to the subscriptions made with AddSubscription
+// or Subscribe (absolute https endpoint URLs, as the Event Subscription
+// Service page requires, or plain http to a loopback host):
 // data.statusUpdated (correlationId = the accepted request's
 // Concur-Correlationid; facts.data = {requestId, status,
-// _links.errors.href} with the sample's ERP-less href, which the sandbox
-// also serves); listMapping.created / listMapping.deleted followed by
+// _links.errors.href} with the sample's ERP-less href, a path no page
+// documents and the sandbox does not serve: read the errors under
+// facts.erpId); listMapping.created / listMapping.deleted followed by
 // mapping.updated for MapList / UnmapList; mapping.updated for
 // UpdateMappings unless only invoice policies changed; data.resetRequested
 // for RequestReset, with facts.data a JSON string as in the sample.
@@ -124,17 +146,63 @@
 //     payloadTooLarge, unsupportedMediaType, methodNotAllowed,
 //     requestAlreadyAccepted, internalServerError) are the sandbox's own.
 //   - Deleting a record that is not cached succeeds. Deleting a list name
-//     publishes no event. A request's rate budget is spent only when it is
-//     accepted; 412 and 4xx answers spend nothing.
+//     publishes no event.
 //   - Tax data: one "record" is one country element; POST upserts by
 //     countryCode, PUT replaces everything with the valid elements; errors
-//     use objectType "TAX_DATA". Tax-data writes share the 1/s limit,
-//     if-none-match and data.statusUpdated of the other writes.
+//     use objectType "TAX_DATA". Tax-data writes share if-none-match with
+//     the other writes.
 //   - The partnerId of events is derived from the client id of the app that
 //     registered the ERP (RegisterERP: the app the company was seeded with).
 //   - Page cursors ("next") are opaque, and stay valid while data changes:
 //     records added after the cursor was issued appear on later pages.
 //   - The request log keeps the most recent 10000 API and token requests.
+//   - A refresh invalidates the refresh token presented: the Authentication
+//     page says a new one is returned and must be stored, not whether the
+//     old one keeps working; invalidating it catches clients that do not
+//     store it (WithRefreshRotation relaxes this).
+//   - Every authenticated call to a rate-limited endpoint counts, whatever
+//     its answer; POST and PUT …/taxData are separate endpoints.
+//   - Tax-data requests publish no data.statusUpdated: the Tax Data pages
+//     say "events will be published" but the Events page lists the event
+//     for the Accounts, List Names and Vendors PATCH only.
+//   - Processing time: the pages give no figures. 500 ms plus 50 µs per
+//     record is an assumption (a full 4 MB request of some 20,000 accounts
+//     takes about 1.5 s); what it buys is that a status read right after
+//     the 202 sees PROCESSING, as against Concur.
+//
+// # Deliberate deviations from the docs
+//
+//   - Retry-After is the whole seconds until the endpoint accepts a call
+//     again, rounded up (1 for the per-second limits), where the List Item
+//     Bulk sample shows "retry-after: 0": a client that honours it is not
+//     refused again. Injected rate-limit faults send 1.
+//   - The rate-limit answer is the List Item Bulk page's gateway body; the
+//     swagger names ErrorMessage as the schema of 429. The docs disagree;
+//     the printed answer wins (WithRateLimitForm(RateLimit429ErrorMessage)
+//     serves the swagger's form).
+//   - One base URL on 127.0.0.1 serves the token endpoint, the API and the
+//     admin API, and is every token's geolocation; there are no data
+//     centres. The sandbox listens on loopback only.
+//   - The token endpoint serves company credentials only: the password
+//     grant with credtype=authtoken and the refresh_token grant. Other
+//     grants answer code 60, other credtypes code 120. Token revocation
+//     (app-mgmt connections) is RevokeTokens, not an API.
+//   - ESS: subscriptions are made with AddSubscription or the admin API,
+//     not the Subscription Management API, with no limit of 5 per
+//     application and no deletion of failing subscriptions after 30 days.
+//     Plain http to a loopback host is accepted (ESS requires a public
+//     HTTPS endpoint with a CA-signed certificate). Deliveries come from
+//     127.0.0.1, signed with a key of the server's own (WithSigningKey;
+//     not Concur's published one), over mutual TLS only when
+//     WithDeliveryClient supplies a client certificate. Retries back off 1
+//     s doubling to 10 min (WithDeliveryBackoff); the pages give no
+//     schedule.
+//   - Events that come from an administrator's actions in the SAP Concur UI
+//     (list mappings, mapping updates, reset requests) are triggered
+//     through the admin API or MapList, UnmapList, UpdateMappings and
+//     RequestReset.
+//   - Validation messages and codes other than those the pages print are
+//     the sandbox's wording (sandbox/internal/schema).
 //
 // Fault injection (InjectFault) makes the next N answers of an endpoint a
 // rate-limit answer, a 500, a slow answer or a connection reset.

@@ -95,19 +95,15 @@ func decodeERPPackage(body []byte) (decodedPackage, error) {
 
 // handleRegisterERP serves POST …/erps (see the Registration page).
 func (s *Server) handleRegisterERP(w http.ResponseWriter, r *http.Request, companyID string) {
+	if !s.callRegister(w, r, companyID) {
+		return
+	}
 	pkg, ok := s.readERPPackage(w, r, false)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	c := s.state.companies[companyID]
-	now := s.now()
-	if s.cfg.rateLimit && !c.lastRegister.IsZero() && now.Sub(c.lastRegister) < s.cfg.registerEvery {
-		s.mu.Unlock()
-		s.writeRateLimited(w, r, "This endpoint can be called once every minute")
-		return
-	}
-	c.lastRegister = now
 	out := s.addERPLocked(c, pkg.erpPackage, callerApp(r.Context()))
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)

@@ -3,7 +3,11 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -128,9 +132,75 @@ type Delivery struct {
 	WillRetry  bool          `json:"willRetry"`
 }
 
-// Subscribe delivers the events of companyID (every company when empty) to
-// url, signed, and returns the subscription id.
-func (s *Server) Subscribe(companyID, url string) string { return s.events.Subscribe(companyID, url) }
+// AddSubscription delivers the events of companyID (every company when
+// empty) to the webhook endpoint at rawURL, signed, and returns the
+// subscription id. It refuses a company that was not seeded and an
+// endpoint that is not an absolute https URL (the Event Subscription
+// Service page: "Your HTTPS server endpoint must be accessible from the
+// public web"), except that plain http is accepted for loopback hosts so
+// that local receivers need no certificate. The URL must not carry
+// credentials or a fragment.
+func (s *Server) AddSubscription(companyID, rawURL string) (string, error) {
+	if err := checkEndpoint(rawURL); err != nil {
+		return "", fmt.Errorf("subscribing %q: %w", rawURL, err)
+	}
+	companyID = strings.ToLower(companyID)
+	if companyID != "" {
+		s.mu.Lock()
+		_, ok := s.state.companies[companyID]
+		s.mu.Unlock()
+		if !ok {
+			return "", fmt.Errorf("subscribing %q: %w", rawURL, errUnknownCompany(companyID))
+		}
+	}
+	return s.events.Subscribe(companyID, rawURL), nil
+}
+
+// Subscribe is AddSubscription for tests and examples, where an invalid
+// endpoint is a programming error: it panics instead of returning one,
+// like regexp.MustCompile.
+func (s *Server) Subscribe(companyID, rawURL string) string {
+	id, err := s.AddSubscription(companyID, rawURL)
+	if err != nil {
+		panic("sandbox: " + err.Error())
+	}
+	return id
+}
+
+// checkEndpoint validates a webhook endpoint URL.
+func checkEndpoint(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("not a URL: %w", err)
+	}
+	switch {
+	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
+		return errors.New("not an absolute http(s) URL with a host")
+	case u.User != nil:
+		return errors.New("credentials in the URL are not accepted")
+	case u.Fragment != "" || strings.Contains(rawURL, "#"):
+		return errors.New("a fragment is not part of an endpoint")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return errors.New("ESS delivers to HTTPS endpoints; plain http only to a loopback host")
+	default:
+		return fmt.Errorf("scheme %q: ESS delivers to HTTPS endpoints", u.Scheme)
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 // Unsubscribe ends a subscription; its pending deliveries are dropped.
 func (s *Server) Unsubscribe(id string) { s.events.Unsubscribe(id) }

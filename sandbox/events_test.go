@@ -38,8 +38,10 @@ func TestStatusUpdatedEventPerRequest(t *testing.T) {
 	if !strings.Contains(raw, `"subtopic":null`) || !strings.Contains(raw, `"_links":{"errors":{"href":"/v4/companies/`+e.co.ID+`/requests/`+id+`/errors"}}`) {
 		t.Fatalf("event body %s", raw)
 	}
-	// The link resolves against the API.
-	expect(t, e.do(http.MethodGet, e.srv.URL()+"/accountingintegration/v4/companies/"+e.co.ID+"/requests/"+id+"/errors", nil), http.StatusOK)
+	// The sample's link has no ERP segment, and no page documents such a
+	// path: the errors are read under the event's erpId.
+	expectError(t, e.do(http.MethodGet, e.srv.URL()+"/accountingintegration/v4/companies/"+e.co.ID+"/requests/"+id+"/errors", nil), http.StatusNotFound)
+	expect(t, e.do(http.MethodGet, e.api("/requests/"+id+"/errors"), nil), http.StatusOK)
 	if d := e.srv.Deliveries(); len(d) != 1 || d[0].StatusCode != 200 || d[0].EventID != ev.ID {
 		t.Fatalf("deliveries %+v", d)
 	}

@@ -150,7 +150,7 @@ func (s *Server) applyFault(w *statusRecorder, r *http.Request) bool {
 	}
 	switch f.Kind {
 	case FaultRateLimit:
-		s.writeRateLimited(w, r, "Too many requests (injected fault)")
+		s.writeRateLimited(w, r, "Too many requests (injected fault)", time.Second)
 	case FaultServerError:
 		s.writeError(w, r, http.StatusInternalServerError, codeServerError, "Internal server error (injected fault)")
 	case FaultSlow:

@@ -65,9 +65,11 @@ type env struct {
 	clock *fakeClock
 }
 
+// newServer starts a sandbox that processes requests at once (tests of the
+// processing time pass their own WithProcessingTime, which wins).
 func newServer(t testing.TB, opts ...sandbox.Option) *sandbox.Server {
 	t.Helper()
-	return sandbox.New(t, append([]sandbox.Option{sandbox.WithSigningKey(testKey())}, opts...)...)
+	return sandbox.New(t, append([]sandbox.Option{sandbox.WithSigningKey(testKey()), sandbox.WithProcessingDelay(0)}, opts...)...)
 }
 
 // newEnv starts a sandbox on a fake clock with a company, token and ERP.

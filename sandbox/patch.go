@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -51,6 +52,9 @@ func (s *Server) handleTaxData(replace bool) erpHandler {
 // acceptWrite checks a write request and queues it for asynchronous
 // processing, answering 202 with its RequestStatus.
 func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, erpID string, obj Object, replace bool) {
+	if !s.callWrite(w, r, companyID, erpID, obj) {
+		return
+	}
 	inm := strings.Trim(strings.TrimSpace(r.Header.Get("If-None-Match")), `"`)
 	if inm != "" {
 		u, err := uuid.Parse(inm)
@@ -82,12 +86,6 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 		}
 	}
 	now := s.now()
-	if last, seen := e.lastWrite[obj]; s.cfg.rateLimit && seen && now.Sub(last) < s.cfg.patchEvery {
-		s.mu.Unlock()
-		s.writeRateLimited(w, r, "This endpoint can be called once per second")
-		return
-	}
-	e.lastWrite[obj] = now
 	req := &request{
 		id:            uuid.NewString(),
 		companyID:     companyID,
@@ -103,6 +101,7 @@ func (s *Server) acceptWrite(w http.ResponseWriter, r *http.Request, companyID, 
 		data:          data,
 		records:       len(data),
 		bodySize:      len(body),
+		due:           time.Now().Add(s.processingTime(len(data))),
 	}
 	if inm != "" {
 		e.accepted[inm] = req.id

@@ -66,9 +66,18 @@ func (s *Server) dropQueueLocked(e *erp) {
 	s.doneLocked(n)
 }
 
+// processingTime is how long after its acceptance a request of n records
+// is processed: the fixed part plus n times the per-record part
+// (WithProcessingTime).
+func (s *Server) processingTime(n int) time.Duration {
+	return s.cfg.processingDelay + time.Duration(n)*s.cfg.processingPerRecord
+}
+
 // work is the single worker of one company+ERP: it processes the queued
-// requests in arrival order and exits when the queue is empty or the server
-// closes.
+// requests in arrival order, each no earlier than its due time, and exits
+// when the queue is empty or the server closes. Due times count from
+// acceptance, so the waits of queued requests overlap: the processing time
+// is latency, not a cost that serializes the company's requests.
 func (s *Server) work(e *erp) {
 	defer s.workers.Done()
 	for {
@@ -81,7 +90,7 @@ func (s *Server) work(e *erp) {
 		req := e.queue[0]
 		s.mu.Unlock()
 
-		if d := s.cfg.processingDelay; d > 0 {
+		if d := time.Until(req.due); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -213,7 +222,8 @@ func dataIndex(source string) (int, bool) {
 	return i, err == nil
 }
 
-// process applies one request and publishes its data.statusUpdated event.
+// process applies one request and publishes its data.statusUpdated event
+// (none for tax data).
 func (s *Server) process(e *erp, req *request) {
 	ops := s.check(req)
 
@@ -277,7 +287,11 @@ func (s *Server) process(e *erp, req *request) {
 	}
 	req.completed = now
 	req.data = nil // processed; keep memory bounded
-	s.publishLocked(s.statusEvent(e, req))
+	// The Events page publishes data.statusUpdated for the PATCH requests
+	// of Accounts, List Names and Vendors only; tax data gets none.
+	if req.object != ObjectTaxData {
+		s.publishLocked(s.statusEvent(e, req))
+	}
 	s.doneLocked(1)
 }
 

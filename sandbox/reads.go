@@ -103,17 +103,8 @@ func (s *Server) lookupRequest(w http.ResponseWriter, r *http.Request, companyID
 	s.mu.Lock()
 	var req *request
 	if c := s.state.companies[companyID]; c != nil {
-		if erpID != "" {
-			if e := c.erps[erpID]; e != nil {
-				req = e.requests[id]
-			}
-		} else {
-			for _, e := range c.erps {
-				if q := e.requests[id]; q != nil {
-					req = q
-					break
-				}
-			}
+		if e := c.erps[erpID]; e != nil {
+			req = e.requests[id]
 		}
 	}
 	s.mu.Unlock()
@@ -143,12 +134,6 @@ func (s *Server) handleRequestStatus(w http.ResponseWriter, r *http.Request, com
 // handleRequestErrors serves GET …/erps/{erpId}/requests/{requestId}/errors.
 func (s *Server) handleRequestErrors(w http.ResponseWriter, r *http.Request, companyID, erpID string) {
 	s.serveRequestErrors(w, r, companyID, erpID)
-}
-
-// handleCompanyRequestErrors serves the ERP-less errors link of the
-// data.statusUpdated sample.
-func (s *Server) handleCompanyRequestErrors(w http.ResponseWriter, r *http.Request, companyID string) {
-	s.serveRequestErrors(w, r, companyID, "")
 }
 
 // serveRequestErrors pages the ProcessingErrors of a request; next links

@@ -82,30 +82,5 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, 
 	})
 }
 
-// writeRateLimited answers a request over a documented rate limit in the
-// configured form.
-func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, msg string) {
-	w.Header().Set("Retry-After", "1")
-	if s.cfg.rateLimitForm == RateLimit400 {
-		type gatewayError struct {
-			ID      string `json:"id"`
-			Message string `json:"message"`
-		}
-		writeJSON(w, http.StatusBadRequest, struct {
-			Timestamp  string       `json:"timestamp"`
-			HTTPStatus string       `json:"httpStatus"`
-			Error      gatewayError `json:"error"`
-			Path       string       `json:"path"`
-		}{
-			Timestamp:  s.now().UTC().Format(timestampLayout),
-			HTTPStatus: statusText(http.StatusBadRequest),
-			Error:      gatewayError{ID: codeRateLimited, Message: "Too many requests"},
-			Path:       r.URL.Path,
-		})
-		return
-	}
-	s.writeError(w, r, http.StatusTooManyRequests, codeRateLimited, msg)
-}
-
 // eventTime formats event and log timestamps.
 func eventTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -41,9 +41,6 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+erpPrefix+"/mappings", s.api(s.withERP(s.handleMappings)))
 	mux.HandleFunc("GET "+erpPrefix+"/requests/{requestId}", s.api(s.withERP(s.handleRequestStatus)))
 	mux.HandleFunc("GET "+erpPrefix+"/requests/{requestId}/errors", s.api(s.withERP(s.handleRequestErrors)))
-	// The data.statusUpdated sample links errors without the ERP segment;
-	// serve that form too.
-	mux.HandleFunc("GET "+apiPrefix+"/requests/{requestId}/errors", s.api(s.handleCompanyRequestErrors))
 
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", s.handleUnrouted(mux))

@@ -58,7 +58,7 @@ type company struct {
 	requestTokens map[string]requestToken
 	erps          map[string]*erp
 	erpOrder      []string
-	lastRegister  time.Time
+	lastRegister  time.Time // last call of POST …/erps (rate limit)
 }
 
 type accessToken struct {
@@ -97,7 +97,7 @@ type erp struct {
 	requests   map[string]*request
 	reqOrder   []string
 	accepted   map[string]string    // if-none-match → request id
-	lastWrite  map[Object]time.Time // rate limit per endpoint
+	lastWrite  map[string]time.Time // last call per write endpoint, "METHOD object" (rate limit)
 	queue      []*request
 	working    bool
 	mappings   mappingState
@@ -115,7 +115,7 @@ func newERP(pkg erpPackage, partnerID string) *erp {
 		vendorType: map[string]string{},
 		requests:   map[string]*request{},
 		accepted:   map[string]string{},
-		lastWrite:  map[Object]time.Time{},
+		lastWrite:  map[string]time.Time{},
 		mappings:   newMappingState(),
 	}
 }
@@ -143,6 +143,7 @@ type request struct {
 	ifNoneMatch   string
 	correlationID string
 	received      time.Time
+	due           time.Time // wall clock (not WithClock): processing starts no earlier
 	completed     time.Time
 	status        string
 	deleteAll     bool

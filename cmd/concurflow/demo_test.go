@@ -58,10 +58,18 @@ func TestDemo(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
-	// Each request line shows the sandbox's final status and its event's.
-	var requests, statusUpdated int
+	// Each request line shows the sandbox's final status and its event's;
+	// tax data publishes no data.statusUpdated (the Events page).
+	var requests, taxRequests, statusUpdated int
 	for _, line := range strings.Split(summary, "\n") {
 		f := strings.Fields(line)
+		if len(f) >= 6 && f[4] == "event:" && f[0] == "TAX_DATA" {
+			taxRequests++
+			if got := strings.Join(f[5:], " "); got != "none for tax data" {
+				t.Errorf("tax data request line %q: event %q", line, got)
+			}
+			continue
+		}
 		if len(f) == 6 && f[4] == "event:" {
 			requests++
 			if f[3] != f[5] {
@@ -72,7 +80,7 @@ func TestDemo(t *testing.T) {
 			statusUpdated, _ = strconv.Atoi(f[1])
 		}
 	}
-	if requests < 4 || statusUpdated != requests {
+	if requests < 3 || taxRequests < 1 || statusUpdated != requests {
 		t.Errorf("%d request lines, %d data.statusUpdated events received:\n%s", requests, statusUpdated, summary)
 	}
 	// Every stream, the sandbox and its deliveries are stopped on return.

@@ -17,6 +17,7 @@ import (
 const (
 	flagAddr            = "addr"
 	flagProcessingDelay = "processing-delay"
+	flagPerRecord       = "processing-per-record"
 	flagRateLimit       = "rate-limit"
 	flagRateLimitForm   = "rate-limit-form"
 	flagSeed            = "seed"
@@ -39,9 +40,10 @@ or SIGTERM.
 See docs/sandbox.md for the admin API and a curl walk-through.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagAddr, Value: "127.0.0.1:8089", Usage: "listen address (loopback)"},
-			&cli.DurationFlag{Name: flagProcessingDelay, Value: 0, Usage: "delay before each accepted write request is processed"},
+			&cli.DurationFlag{Name: flagProcessingDelay, Value: sandbox.DefaultProcessingDelay, Usage: "fixed part of the time between accepting a write request and processing it; given alone, the whole time (--processing-delay 0s processes at once)"},
+			&cli.DurationFlag{Name: flagPerRecord, Value: sandbox.DefaultProcessingPerRecord, Usage: "part of the processing time per record of the request"},
 			&cli.BoolFlag{Name: flagRateLimit, Value: true, Usage: "enforce 1 write/s per endpoint and 1 registration/min (--rate-limit=false to lift)"},
-			&cli.StringFlag{Name: flagRateLimitForm, Value: "429", Usage: "how rate-limited requests are answered: 429 or 400"},
+			&cli.StringFlag{Name: flagRateLimitForm, Value: "429", Usage: "how rate-limited calls are answered: 429 (the documented gateway body with error.id), 400 (the same body as 400) or 429-errormessage (an ErrorMessage body)"},
 			&cli.IntFlag{Name: flagSeed, Value: 1, Usage: "number of companies to seed, each with a registered ERP"},
 			&cli.DurationFlag{Name: flagTokenLifetime, Value: time.Hour, Usage: "access-token lifetime"},
 			&cli.IntFlag{Name: flagPageSize, Value: 1 << 20, Usage: "maximum bytes of data per GET page"},
@@ -62,15 +64,21 @@ func runSandbox(ctx context.Context, c *cli.Context, out io.Writer) error {
 	case "429":
 	case "400":
 		form = sandbox.RateLimit400
+	case "429-errormessage":
+		form = sandbox.RateLimit429ErrorMessage
 	default:
-		return fmt.Errorf("--%s must be 429 or 400, not %q", flagRateLimitForm, c.String(flagRateLimitForm))
+		return fmt.Errorf("--%s must be 429, 400 or 429-errormessage, not %q", flagRateLimitForm, c.String(flagRateLimitForm))
 	}
 	if c.Int(flagSeed) < 0 {
 		return fmt.Errorf("--%s must not be negative", flagSeed)
 	}
+	processing := sandbox.WithProcessingTime(c.Duration(flagProcessingDelay), c.Duration(flagPerRecord))
+	if c.IsSet(flagProcessingDelay) && !c.IsSet(flagPerRecord) {
+		processing = sandbox.WithProcessingDelay(c.Duration(flagProcessingDelay))
+	}
 	srv, err := sandbox.Start(
 		sandbox.WithAddr(c.String(flagAddr)),
-		sandbox.WithProcessingDelay(c.Duration(flagProcessingDelay)),
+		processing,
 		sandbox.WithRateLimit(c.Bool(flagRateLimit)),
 		sandbox.WithRateLimitForm(form),
 		sandbox.WithTokenLifetime(c.Duration(flagTokenLifetime)),

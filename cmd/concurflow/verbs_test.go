@@ -45,7 +45,7 @@ func newVerbEnv(t testing.TB, opts ...sandbox.Option) *verbEnv {
 			}
 		}
 	}
-	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false)}, opts...)...)
+	srv := sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false), sandbox.WithProcessingDelay(0)}, opts...)...)
 	co, err := srv.SeedCompany()
 	if err != nil {
 		t.Fatal(err)

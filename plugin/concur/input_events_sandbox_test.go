@@ -94,7 +94,7 @@ func TestEventsFromSandboxOverMutualTLS(t *testing.T) {
 // eventsSandbox starts a sandbox with one company and one registered ERP.
 func eventsSandbox(t *testing.T, opts ...sandbox.Option) (srv *sandbox.Server, companyID, erpID string) {
 	t.Helper()
-	srv = sandbox.New(t, opts...)
+	srv = sandbox.New(t, append([]sandbox.Option{sandbox.WithProcessingDelay(0)}, opts...)...)
 	co, err := srv.SeedCompany()
 	if err != nil {
 		t.Fatal(err)

@@ -265,7 +265,9 @@ func acctBenchNDJSON(b *testing.B, input string, stub, baseline bool) {
 	n := max(b.N, 1000)
 	path, size := acctNDJSON(b, n)
 
-	e := newAcctEnv(b, 1, sandbox.WithRateLimit(false))
+	// Processing at once: records/s-landed measures the pipeline and the
+	// sandbox's ingest, not the emulated processing latency.
+	e := newAcctEnv(b, 1, sandbox.WithRateLimit(false), sandbox.WithProcessingDelay(0))
 	sbx, co, erp := e.sb, e.cos[0], e.erps[0]
 	var sink *acctStubSink
 	url := sbx.URL()

@@ -37,7 +37,13 @@ type acctEnv struct {
 
 func newAcctEnv(t testing.TB, companies int, opts ...sandbox.Option) *acctEnv {
 	t.Helper()
-	e := &acctEnv{t: t, sb: sandbox.New(t, opts...), store: filepath.Join(t.TempDir(), "tokens"), dir: t.TempDir()}
+	// Tests process at once unless they ask otherwise; benchmarks keep the
+	// sandbox's Concur-like processing time.
+	var base []sandbox.Option
+	if _, bench := t.(*testing.B); !bench {
+		base = append(base, sandbox.WithProcessingDelay(0))
+	}
+	e := &acctEnv{t: t, sb: sandbox.New(t, append(base, opts...)...), store: filepath.Join(t.TempDir(), "tokens"), dir: t.TempDir()}
 	for range companies {
 		co, err := e.sb.SeedCompany()
 		if err != nil {

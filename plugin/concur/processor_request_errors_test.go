@@ -39,7 +39,7 @@ type reqerrEnv struct {
 
 func newReqerrEnv(t *testing.T, opts ...sandbox.Option) *reqerrEnv {
 	t.Helper()
-	e := &reqerrEnv{t: t, sb: sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false)}, opts...)...), store: filepath.Join(t.TempDir(), "tokens")}
+	e := &reqerrEnv{t: t, sb: sandbox.New(t, append([]sandbox.Option{sandbox.WithRateLimit(false), sandbox.WithProcessingDelay(0)}, opts...)...), store: filepath.Join(t.TempDir(), "tokens")}
 	var err error
 	if e.co, err = e.sb.SeedCompany(); err != nil {
 		t.Fatal(err)

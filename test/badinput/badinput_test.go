@@ -32,7 +32,7 @@ import (
 // expected columns next to a good one: every row of the bad file is
 // dead-lettered with a reason, the good file's accounts all reach Concur.
 func TestCSVWithWrongHeader(t *testing.T) {
-	sb := sandbox.New(t)
+	sb := sandbox.New(t, sandbox.WithProcessingDelay(0))
 	co, err := sb.SeedCompany()
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ import (
 func TestRedeliveredOutOfOrderEventsWrittenOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sb := sandbox.New(t, sandbox.WithDeliveryBackoff(func(int) time.Duration { return 50 * time.Millisecond }))
+	sb := sandbox.New(t, sandbox.WithProcessingDelay(0), sandbox.WithDeliveryBackoff(func(int) time.Duration { return 50 * time.Millisecond }))
 	cos := harness.SeedCompanies(t, sb, 1)
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "sandbox.pem")

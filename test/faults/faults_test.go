@@ -47,7 +47,7 @@ type env struct {
 
 func newEnv(t *testing.T, companies int, opts ...sandbox.Option) *env {
 	t.Helper()
-	e := &env{t: t, sb: sandbox.New(t, opts...)}
+	e := &env{t: t, sb: sandbox.New(t, append([]sandbox.Option{sandbox.WithProcessingDelay(0)}, opts...)...)}
 	e.cos = harness.SeedCompanies(t, e.sb, companies)
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {

@@ -102,7 +102,7 @@ func (s *secrets) check(t *testing.T, where, text string) {
 func TestSecretsNeverLeak(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	sb := sandbox.New(t, sandbox.WithTokenLifetime(2*time.Second))
+	sb := sandbox.New(t, sandbox.WithTokenLifetime(2*time.Second), sandbox.WithProcessingDelay(0))
 	sec := &secrets{vals: map[string]string{}}
 	cos := harness.SeedCompanies(t, sb, 2)
 	for _, co := range cos {
