@@ -45,6 +45,7 @@ func (s *Server) routes() http.Handler {
 	// serve that form too.
 	mux.HandleFunc("GET "+apiPrefix+"/requests/{requestId}/errors", s.api(s.handleCompanyRequestErrors))
 
+	s.listItemRoutes(mux)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", s.handleUnrouted(mux))
 	return s.middleware(mux)

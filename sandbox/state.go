@@ -59,6 +59,7 @@ type company struct {
 	erps          map[string]*erp
 	erpOrder      []string
 	lastRegister  time.Time
+	lists         *listStore // SAP Concur lists and their items (listitems.go)
 }
 
 type accessToken struct {
