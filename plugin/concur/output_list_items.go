@@ -59,9 +59,10 @@ Each message is one item of an ERP list, a JSON object:
 list (its ancestors' short codes joined by hyphens, see the List Item Bulk v4
 page). The ERP list is read with `+"`"+liFieldERPListID+"`"+` (by default the
 body's `+"`erpListId`"+`). A message is a delete when its `+"`deleted`"+` is true or
-its metadata `+"`"+acctMetaDelete+"`"+` is `+"`true`"+`. A short code with a hyphen
-(the page says hyphens are not supported in codes), a missing short code or
-value, or a body that is not such an object fails that message alone.
+its metadata `+"`"+acctMetaDelete+"`"+` is `+"`true`"+`. A short code or value with a hyphen
+(the List Item pages say hyphens are not supported in item codes or names:
+Concur reads them as code separators), a blank short code or value, or a body
+that is not such an object fails that message alone, before any request.
 
 ### Which Concur list
 
@@ -88,7 +89,7 @@ bulk requests of up to 250 items: upserts as a bulk create (POST
 seen twice starts a new request so that each answer maps back to its message.
 The List Item API has no idempotency key, so writes are keyed by list and long
 code and converge when repeated: an upsert whose create is refused with
-`+"`item.duplicate.code`"+` is sent again as an update (`+"`value`"+`,
+`+"`item.duplicate.code`"+` (or `+"`item.duplicate.code.deleted`"+`) is sent again as an update (`+"`value`"+`,
 `+"`deleted: false`"+`) of that code, and a delete answered `+"`item.not.found`"+` or
 `+"`item.deleted`"+` counts as done. A batch re-sent after a crash or a retry
 therefore ends in the same state.
@@ -471,12 +472,14 @@ func liReadItem(msg *service.Message) (liItem, error) {
 		it.Deleted = true
 	}
 	switch {
-	case it.ShortCode == "":
+	case strings.TrimSpace(it.ShortCode) == "":
 		return it, errors.New("list item without a shortCode")
 	case strings.Contains(it.ShortCode, concurapi.ListItemCodeSeparator):
 		return it, fmt.Errorf("list item shortCode %q contains a hyphen, which Concur reads as a code separator", it.ShortCode)
-	case !it.Deleted && it.Value == "":
+	case !it.Deleted && strings.TrimSpace(it.Value) == "":
 		return it, fmt.Errorf("list item %q without a value", it.code())
+	case !it.Deleted && strings.Contains(it.Value, concurapi.ListItemCodeSeparator):
+		return it, fmt.Errorf("list item %q: value %q contains a hyphen, which the List Item pages say is not supported in item names", it.code(), it.Value)
 	case strings.HasPrefix(it.ParentCode, "-") || strings.HasSuffix(it.ParentCode, "-") || strings.Contains(it.ParentCode, "--"):
 		return it, fmt.Errorf("list item %q: parentCode %q has an empty short code", it.ShortCode, it.ParentCode)
 	}
@@ -592,7 +595,7 @@ func (o *listItemsOutput) upsertItems(ctx context.Context, client *concurapi.Cli
 	}
 	var existing []int // positions in g.ops to update
 	o.settle(g, ops, resp, "upsert", liStatusCreated, fails, func(j int, e *concurapi.BulkListItemError) bool {
-		if e.ID == concurapi.ListItemErrDuplicateCode {
+		if e.ID == concurapi.ListItemErrDuplicateCode || e.ID == concurapi.ListItemErrDuplicateCodeDeleted {
 			existing = append(existing, j)
 			return true
 		}

@@ -192,6 +192,12 @@ type liEnv struct {
 }
 
 func newLIEnv(t *testing.T, extra string) *liEnv {
+	return newLIEnvAt(t, extra, true)
+}
+
+// newLIEnvAt starts the env with the output sending to the stub, or
+// straight to the sandbox when stubbed is false.
+func newLIEnvAt(t *testing.T, extra string, stubbed bool) *liEnv {
 	t.Helper()
 	e := &liEnv{t: t, sb: sandbox.New(t)}
 	var err error
@@ -201,7 +207,11 @@ func newLIEnv(t *testing.T, extra string) *liEnv {
 	if e.erpID, err = e.sb.RegisterERP(e.co.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.stub = newLIStub(t, e.sb)
+	url := e.sb.URL()
+	if stubbed {
+		e.stub = newLIStub(t, e.sb)
+		url = e.stub.self
+	}
 	e.failed = filepath.Join(t.TempDir(), "failed.ndjson")
 	b := service.NewStreamBuilder()
 	if e.send, err = b.AddBatchProducerFunc(); err != nil {
@@ -230,7 +240,7 @@ fallback:
           let j = content().string().parse_json().catch({})
           root.code = if $j.parentCode.or("") != "" { $j.parentCode + "-" + $j.shortCode.or("") } else { $j.shortCode.or(content().string()) }
           root.error = metadata("fallback_error")
-`, e.co.ID, e.erpID, e.stub.self, e.co.ClientID, e.co.ClientSecret, e.co.RequestToken, filepath.Join(t.TempDir(), "tokens"),
+`, e.co.ID, e.erpID, url, e.co.ClientID, e.co.ClientSecret, e.co.RequestToken, filepath.Join(t.TempDir(), "tokens"),
 		indent(extra, "      "), e.failed)
 	if err := b.AddOutputYAML(out); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -462,5 +472,78 @@ func TestListItemsUnnamedFailuresFailTheRequest(t *testing.T) {
 	f := e.failures()
 	if len(f) != 2 || !strings.Contains(f["P100"], "does not say") || !strings.Contains(f["P200"], "does not say") {
 		t.Errorf("failures %v, want both items failed as unknown", f)
+	}
+}
+
+// sandboxItems returns code=value of the live items of a sandbox list,
+// sorted.
+func (e *liEnv) sandboxItems(listID string) []string {
+	e.t.Helper()
+	items, err := e.sb.ListItems(e.co.ID, listID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, it := range items {
+		if !it.IsDeleted {
+			out = append(out, it.Code+"="+it.Value)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestListItemsAgainstSandbox runs the output against the sandbox itself:
+// a mapped list receives its items (more than one bulk request), a
+// redelivered batch converges, deletes and restores work, bad items fail
+// alone and items of an unmapped list are not sent.
+func TestListItemsAgainstSandbox(t *testing.T) {
+	e := newLIEnvAt(t, "mappings_cache_ttl: 1ms", false)
+	const listID = "6a0e0f5c-56c1-4b0e-9d3c-2b1e5a6f7c01"
+	e.mapList("PROJECTS", listID)
+	var items, want []string
+	for i := range 300 {
+		items = append(items, fmt.Sprintf(`{"erpListId":"PROJECTS","shortCode":"P%03d","value":"Project %d"}`, i, i))
+		want = append(want, fmt.Sprintf("P%03d=Project %d", i, i))
+	}
+	items = append(items,
+		`{"erpListId":"PROJECTS","shortCode":"T1","value":"Task 1","parentCode":"P001"}`,
+		`{"erpListId":"PROJECTS","shortCode":"T2","value":"Task 2","parentCode":"MISSING"}`,
+		`{"erpListId":"PROJECTS","shortCode":"BAD-CODE","value":"x"}`,
+		`{"erpListId":"OTHER","shortCode":"O1","value":"Other"}`,
+	)
+	want = append(want, "P001-T1=Task 1")
+	slices.Sort(want)
+	e.write(items...)
+	e.write(items...)
+	f := e.failures()
+	if len(f) != 2 || !strings.Contains(f["MISSING-T2"], "item.parent.not.found") || !strings.Contains(f["BAD-CODE"], "hyphen") {
+		t.Errorf("failures %v, want the orphan and the hyphenated code", f)
+	}
+	if got := e.sandboxItems(listID); !slices.Equal(got, want) {
+		t.Errorf("sandbox list holds %d items, want %d", len(got), len(want))
+	}
+
+	e.write(`{"erpListId":"PROJECTS","shortCode":"P001","deleted":true}`, `{"erpListId":"PROJECTS","shortCode":"P002","value":"Project 2 renamed"}`)
+	e.write(`{"erpListId":"PROJECTS","shortCode":"P001","deleted":true}`)
+	got := e.sandboxItems(listID)
+	if slices.Contains(got, "P001=Project 1") || slices.Contains(got, "P001-T1=Task 1") || !slices.Contains(got, "P002=Project 2 renamed") {
+		t.Errorf("after delete and rename: %v…", got[:3])
+	}
+	e.write(`{"erpListId":"PROJECTS","shortCode":"P001","value":"Project 1 back"}`)
+	if got := e.sandboxItems(listID); !slices.Contains(got, "P001=Project 1 back") {
+		t.Errorf("re-sent item not restored: %v…", got[:3])
+	}
+	if f := e.failures(); len(f) != 2 {
+		t.Errorf("failures %v", f)
+	}
+
+	if err := e.sb.UnmapList(e.co.ID, e.erpID, "PROJECTS"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond) // past the cache TTL
+	e.write(`{"erpListId":"PROJECTS","shortCode":"P999","value":"After unmapping"}`)
+	if got := e.sandboxItems(listID); slices.Contains(got, "P999=After unmapping") {
+		t.Error("an item of an unmapped list reached Concur")
 	}
 }
