@@ -139,4 +139,3 @@ func TestListItemsAgainstSandbox(t *testing.T) {
 		t.Errorf("unknown list: %+v, %v", resp, err)
 	}
 }
-
