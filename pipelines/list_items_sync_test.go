@@ -174,4 +174,3 @@ func waitItems(ctx context.Context, t *testing.T, f *fixture, listID string, wan
 		return nil
 	})
 }
-
