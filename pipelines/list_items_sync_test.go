@@ -2,6 +2,7 @@ package pipelines_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,10 +46,12 @@ func TestListItemsSync(t *testing.T) {
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
-	dir, err := filepath.Abs(listItemsDir)
-	if err != nil {
-		t.Fatal(err)
+	// The snapshots, with two bad lines in COST_CENTER's.
+	dir := t.TempDir()
+	for _, n := range []string{"COST_CENTER.ndjson", "PROJECT.ndjson", "updates.ndjson"} {
+		copyFile(t, filepath.Join(listItemsDir, n), filepath.Join(dir, n))
 	}
+	appendFile(t, filepath.Join(dir, "COST_CENTER.ndjson"), `{"shortCode":"CC-BAD","value":"hyphenated code"}`+"\n"+`not json`+"\n")
 	f.env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
 	f.env["LIST_ITEMS_DIR"] = dir
 	produce := func(values ...string) {
@@ -100,6 +103,7 @@ func TestListItemsSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce(strings.Split(strings.TrimSpace(string(b)), "\n")...)
+	produce(`{"erpListId":"PROJECT","shortCode":"T50","value":"Orphan","parentCode":"P999"}`, `{"erpListId":"COST_CENTER","value":"no code"}`)
 	wantCC = slices.DeleteFunc(wantCC, func(s string) bool { return strings.HasPrefix(s, "CC2100=") || strings.HasPrefix(s, "CC4100=") })
 	wantCC = sorted(append(wantCC, "CC2100=Sales Europe and Middle East", "CC7000=Legal"))
 	wantProjects = slices.DeleteFunc(wantProjects, func(s string) bool { return strings.HasPrefix(s, "P300=") })
@@ -121,8 +125,38 @@ func TestListItemsSync(t *testing.T) {
 	if got := liveItems(t, f, projectList); !slices.Equal(got, wantProjects) {
 		t.Errorf("after unmapping, the PROJECT list holds %v, want %v", got, wantProjects)
 	}
-	if _, err := os.Stat(filepath.Join(f.env["DLQ_DIR"], "list_items.ndjson")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("dead letters written: %v", err)
+
+	// Exactly the bad items are dead letters, with the reason.
+	dead := readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], "list_items.ndjson"))
+	wantDead := map[string]string{
+		`{"erpListId":"COST_CENTER","shortCode":"CC-BAD","value":"hyphenated code"}`: "hyphen",
+		`"not json"`: "not a JSON object",
+		`{"erpListId":"PROJECT","parentCode":"P999","shortCode":"T50","value":"Orphan"}`: "item.parent.not.found",
+		`{"erpListId":"COST_CENTER","value":"no code"}`:                                  "without a shortCode",
+	}
+	if len(dead) != len(wantDead) {
+		t.Errorf("%d dead letters, want %d: %v", len(dead), len(wantDead), dead)
+	}
+	for _, d := range dead {
+		item, _ := json.Marshal(d["item"])
+		reason, ok := wantDead[string(item)]
+		if !ok || !strings.Contains(fmt.Sprint(d["error"]), reason) {
+			t.Errorf("dead letter %s: %v, want a reason mentioning %q", item, d["error"], reason)
+		}
+	}
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
