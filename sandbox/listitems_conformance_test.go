@@ -369,3 +369,53 @@ func TestListItemBulkValidationSample(t *testing.T) {
 		t.Errorf("found %d validation samples, want one per bulk call", seen)
 	}
 }
+
+// TestListItemRateLimitSample injects a rate-limit fault on the List Item
+// calls and compares the answer with the bulk page's Rate Limit Error
+// sample: status, retry-after, location and body (the timestamp aside).
+func TestListItemRateLimitSample(t *testing.T) {
+	blocks, err := refdoc.Blocks(filepath.Join(refdoc.Require(t), "list-item", "v4.list-item-bulk.markdown"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	if _, err := e.srv.CreateConcurList(e.co.ID, sandbox.ConcurList{ID: docBulkListID}); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for i, b := range blocks {
+		if b.Lang != "shell" || !strings.HasPrefix(strings.TrimSpace(b.Text), "HTTP/1.1 429") || i+1 == len(blocks) {
+			continue
+		}
+		seen++
+		doc := []byte(blocks[i+1].Text)
+		var sample struct {
+			Timestamp string `json:"timestamp"`
+			Path      string `json:"path"`
+		}
+		if err := json.Unmarshal(doc, &sample); err != nil {
+			t.Fatalf("line %d: sample is not JSON: %v", blocks[i+1].Line, err)
+		}
+		if err := e.srv.InjectFault(sandbox.Fault{Endpoint: sandbox.EndpointListItems, Kind: sandbox.FaultRateLimit}); err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(http.MethodPost, e.srv.URL()+sample.Path, map[string]any{"requests": []any{map[string]any{"shortCode": "A", "value": "a"}}})
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "0" || r.header.Get("Location") != e.srv.URL()+sample.Path {
+			t.Errorf("line %d: %d retry-after %q location %q: %s", b.Line, r.status, r.header.Get("Retry-After"), r.header.Get("Location"), r.body)
+			continue
+		}
+		got := r.json(t)
+		got["timestamp"] = sample.Timestamp
+		gb, _ := json.Marshal(got)
+		for _, p := range compareJSON(doc, gb, true) {
+			t.Errorf("line %d: %s", b.Line, p)
+		}
+		// The fault is used up: the request goes through now.
+		if r := e.do(http.MethodPost, e.srv.URL()+sample.Path, map[string]any{"requests": []any{map[string]any{"shortCode": "A" + strings.Repeat("A", seen), "value": "a"}}}); r.status != http.StatusCreated {
+			t.Errorf("after the fault: %d %s", r.status, r.body)
+		}
+	}
+	if seen != 2 {
+		t.Errorf("found %d rate-limit samples, want one per bulk call", seen)
+	}
+}

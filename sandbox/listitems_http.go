@@ -86,6 +86,19 @@ func (s *Server) writeListError(w http.ResponseWriter, r *http.Request, status i
 	})
 }
 
+// isListItemPath reports whether a request path is a List Item call's.
+func isListItemPath(path string) bool { return strings.HasPrefix(path, listItemPrefix+"/") }
+
+// writeListRateLimited answers as the List Item Bulk page's Rate Limit
+// Error sample: 429, retry-after: 0.
+func (s *Server) writeListRateLimited(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "0")
+	if strings.HasSuffix(r.URL.Path, "/bulk") {
+		w.Header().Set("Location", s.base(r)+r.URL.Path)
+	}
+	s.writeListError(w, r, http.StatusTooManyRequests, errListItem{codeRateLimited, "Too many requests"})
+}
+
 // listHandler is a List Item handler; companyID is the token's company.
 type listHandler func(w http.ResponseWriter, r *http.Request, companyID string)
 
