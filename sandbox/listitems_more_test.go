@@ -94,6 +94,18 @@ func TestListMappingCreatesConcurList(t *testing.T) {
 	if r.status != http.StatusBadRequest {
 		t.Errorf("11 levels: %d %s", r.status, r.body)
 	}
+	r = doRequest(t, http.MethodPost, e.srv.URL()+"/sandbox/v1/companies/"+e.co.ID+"/lists", "", map[string]any{"name": "Departments", "levels": 2})
+	var made sandbox.ConcurList
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &made) != nil || len(made.ID) != 36 || made.Levels != 2 || made.Name != "Departments" {
+		t.Fatalf("admin create list: %d %s", r.status, r.body)
+	}
+	if l, ok := e.concurLists()[made.ID]; !ok || l != made {
+		t.Errorf("created list listed as %+v", l)
+	}
+	r = doRequest(t, http.MethodPost, e.srv.URL()+"/sandbox/v1/companies/"+e.co.ID+"/lists", "", map[string]any{"id": made.ID})
+	if r.status != http.StatusBadRequest {
+		t.Errorf("second list with the same id: %d %s", r.status, r.body)
+	}
 }
 
 // TestListItemSingleCalls covers the single-item rules: parents by id or
