@@ -226,6 +226,9 @@
 //   - Children pages list live items unless isDeleted=true, which adds the
 //     deleted ones; links (first, prev, next, last) appear only when there
 //     is more than one page. Accept-Language is accepted and ignored.
+//   - The pages name no level limit: MaxListLevels (10) is the sandbox's.
+//     They name no length limits for codes and values either: none is
+//     enforced.
 //   - No List Item rate limit is documented, so none is enforced; fault
 //     injection (endpoint "listItems") answers the bulk page's Rate Limit
 //     Error sample: 429, retry-after: 0.
