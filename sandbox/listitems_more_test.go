@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/concurflow/concurflow/concur/ess"
 	"github.com/concurflow/concurflow/sandbox"
 )
 
@@ -298,5 +299,47 @@ func TestListItemConcurrentBulk(t *testing.T) {
 	}
 	if items := e.itemsByCode(listID); ok != 50 || len(items) != 50 {
 		t.Errorf("%d parts succeeded, %d items; want 50 of each", ok, len(items))
+	}
+}
+
+// TestListMappingEventDrivesListItems follows the Events page's flow with
+// a webhook: the partner learns concurListId from listMapping.created,
+// sends the ERP list's items there (within the levels the mapping's
+// connected list uses), and on listMapping.deleted learns which list to
+// stop feeding.
+func TestListMappingEventDrivesListItems(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, e.srv)
+	e.srv.Subscribe(e.co.ID, rc.srv.URL)
+	e.mapList("erpListId1", "concurListId1", map[string]any{"fieldMappings": json.RawMessage(sampleFieldMappings)})
+	e.settle()
+	created := rc.byType(ess.EventListMappingCreated)
+	if len(created) != 1 {
+		t.Fatalf("%d listMapping.created", len(created))
+	}
+	lms, err := created[0].ListMappings()
+	if err != nil || len(lms) != 1 {
+		t.Fatalf("mappings %+v: %v", lms, err)
+	}
+	target := lms[0].ConcurListID
+	b := e.bulkCreate(target,
+		map[string]any{"shortCode": "US", "value": "United States"},
+		map[string]any{"shortCode": "NY", "value": "New York", "parentCode": "US"})
+	if b.Status != sandbox.BulkSuccess {
+		t.Fatalf("sending the mapped list's items: %+v", b)
+	}
+	if err := e.srv.UnmapList(e.co.ID, e.erp, "erpListId1"); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	deleted := rc.byType(ess.EventListMappingDeleted)
+	if len(deleted) != 1 {
+		t.Fatalf("%d listMapping.deleted", len(deleted))
+	}
+	if lms, err := deleted[0].ListMappings(); err != nil || len(lms) != 1 || lms[0].ConcurListID != target {
+		t.Fatalf("deleted mappings %+v: %v", lms, err)
+	}
+	if items := e.itemsByCode(target); len(items) != 2 || items["US-NY"].Level != 2 {
+		t.Errorf("items of the unmapped list: %+v", items)
 	}
 }
