@@ -221,7 +221,7 @@ func (s *Server) handleListChildren(w http.ResponseWriter, r *http.Request, comp
 		Content: append([]childItem{}, out[from:to]...),
 		Page:    pageMetadata{Size: listPageSize, TotalElements: total, TotalPages: pages, Number: cq.page},
 	}
-	writeListJSON(w, http.StatusOK, body)
+	writeCached(w, r, body)
 }
 
 // pageLinks links the first, previous, next and last pages when there is

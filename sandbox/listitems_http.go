@@ -86,6 +86,19 @@ func (s *Server) writeListError(w http.ResponseWriter, r *http.Request, status i
 	})
 }
 
+// isListItemPath reports whether a request path is a List Item call's.
+func isListItemPath(path string) bool { return strings.HasPrefix(path, listItemPrefix+"/") }
+
+// writeListRateLimited answers as the List Item Bulk page's Rate Limit
+// Error sample: 429, retry-after: 0.
+func (s *Server) writeListRateLimited(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "0")
+	if strings.HasSuffix(r.URL.Path, "/bulk") {
+		w.Header().Set("Location", s.base(r)+r.URL.Path)
+	}
+	s.writeListError(w, r, http.StatusTooManyRequests, errListItem{codeRateLimited, "Too many requests"})
+}
+
 // listHandler is a List Item handler; companyID is the token's company.
 type listHandler func(w http.ResponseWriter, r *http.Request, companyID string)
 
@@ -183,23 +196,21 @@ func statusOf(e errListItem) int {
 	return http.StatusBadRequest
 }
 
-// writeItem answers one item, with its ETag, or 304 when If-None-Match
-// names that ETag.
-func writeItem(w http.ResponseWriter, r *http.Request, status int, v ListItem) {
+// writeCached answers a read with an ETag, or 304 when If-None-Match names
+// that ETag (the read calls list both headers).
+func writeCached(w http.ResponseWriter, r *http.Request, v any) {
 	b, _ := json.Marshal(v)
 	sum := md5.Sum(b)
 	etag := `"0` + hex.EncodeToString(sum[:]) + `"`
 	w.Header().Set("ETag", etag)
-	if r.Method == http.MethodGet {
-		for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
-			if strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(tag), "W/")) == etag {
-				w.Header().Set("Cache-Control", "no-cache, private")
-				w.WriteHeader(http.StatusNotModified)
-				return
-			}
+	for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
+		if strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(tag), "W/")) == etag {
+			w.Header().Set("Cache-Control", "no-cache, private")
+			w.WriteHeader(http.StatusNotModified)
+			return
 		}
 	}
-	writeListJSON(w, status, v)
+	writeListJSON(w, http.StatusOK, v)
 }
 
 // lockedStore locks s.mu and returns the company's list store.
@@ -222,7 +233,7 @@ func (s *Server) handleGetListItem(w http.ResponseWriter, r *http.Request, compa
 		s.writeListError(w, r, http.StatusNotFound, errItemNotFound)
 		return
 	}
-	writeItem(w, r, http.StatusOK, v)
+	writeCached(w, r, v)
 }
 
 // listItemCreate is the List Item Create body.

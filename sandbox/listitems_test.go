@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -174,6 +175,18 @@ func TestListItemFlow(t *testing.T) {
 	got = e.do(http.MethodGet, e.li("/items/"+items["CC100"].ID), nil)
 	if got.status != http.StatusOK || !decodeItem(t, got).IsDeleted {
 		t.Errorf("GET of a deleted item: %d %s", got.status, got.body)
+	}
+
+	// The request log shows the List Item calls, so a test can tell when
+	// a partner stopped sending.
+	var logged []string
+	for _, le := range e.srv.RequestLog() {
+		if strings.HasPrefix(le.Path, "/list/v4/") {
+			logged = append(logged, fmt.Sprintf("%s %s %d", le.Method, strings.TrimPrefix(le.Path, "/list/v4/lists/"+listID), le.Status))
+		}
+	}
+	if len(logged) != 8 || logged[0] != "POST /bulk 201" || logged[5] != "PATCH /bulk 200" {
+		t.Errorf("request log: %q", logged)
 	}
 }
 
