@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,13 +183,73 @@ func (s *liStub) requests() []string {
 // running stream whose output is concur_list_items, failed messages going
 // to a file.
 type liEnv struct {
-	t      *testing.T
-	sb     *sandbox.Server
-	co     sandbox.Company
-	erpID  string
-	stub   *liStub
-	send   service.MessageBatchHandlerFunc
-	failed string
+	t       *testing.T
+	sb      *sandbox.Server
+	co      sandbox.Company
+	erpID   string
+	stub    *liStub
+	send    service.MessageBatchHandlerFunc
+	failed  string
+	metrics *liMetrics
+}
+
+// liMetrics counts the concur_list_items_records counter by its labels,
+// e.g. "upsert,created".
+type liMetrics struct {
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+type liMetricFunc func(int64)
+
+func (f liMetricFunc) Incr(n int64) {
+	if f != nil {
+		f(n)
+	}
+}
+func (f liMetricFunc) Timing(int64)              {}
+func (f liMetricFunc) Set(int64)                 {}
+func (m *liMetrics) Close(context.Context) error { return nil }
+
+func (m *liMetrics) NewCounterCtor(name string, keys ...string) service.MetricsExporterCounterCtor {
+	return func(labels ...string) service.MetricsExporterCounter {
+		if name != "concur_list_items_records" {
+			return liMetricFunc(nil)
+		}
+		var own []string
+		for i, k := range keys {
+			if k != "label" && k != "path" && i < len(labels) {
+				own = append(own, labels[i])
+			}
+		}
+		key := strings.Join(own, ",")
+		return liMetricFunc(func(n int64) {
+			m.mu.Lock()
+			m.counts[key] += n
+			m.mu.Unlock()
+		})
+	}
+}
+
+func (m *liMetrics) NewTimerCtor(string, ...string) service.MetricsExporterTimerCtor {
+	return func(...string) service.MetricsExporterTimer { return liMetricFunc(nil) }
+}
+
+func (m *liMetrics) NewGaugeCtor(string, ...string) service.MetricsExporterGaugeCtor {
+	return func(...string) service.MetricsExporterGauge { return liMetricFunc(nil) }
+}
+
+// records returns the counts of concur_list_items_records by labels.
+func (m *liMetrics) records() map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int64{}
+	for k, v := range m.counts {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func newLIEnv(t *testing.T, extra string) *liEnv {
@@ -213,7 +274,16 @@ func newLIEnvAt(t *testing.T, extra string, stubbed bool) *liEnv {
 		url = e.stub.self
 	}
 	e.failed = filepath.Join(t.TempDir(), "failed.ndjson")
-	b := service.NewStreamBuilder()
+	e.metrics = &liMetrics{counts: map[string]int64{}}
+	env := service.GlobalEnvironment().Clone()
+	if err := env.RegisterMetricsExporter("concur_list_items_test_metrics", service.NewConfigSpec(),
+		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return e.metrics, nil }); err != nil {
+		t.Fatal(err)
+	}
+	b := env.NewStreamBuilder()
+	if err := b.SetMetricsYAML("concur_list_items_test_metrics: {}"); err != nil {
+		t.Fatal(err)
+	}
 	if e.send, err = b.AddBatchProducerFunc(); err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +440,9 @@ func TestListItemsFailExactlyTheBadItems(t *testing.T) {
 	if got, want := e.stub.held("L1"), []string{"P100=Project 100", "P500=Project 500"}; !slices.Equal(got, want) {
 		t.Errorf("list L1 holds %v, want %v", got, want)
 	}
+	if got, want := e.metrics.records(), map[string]int64{"upsert,created": 2, "upsert,invalid": 3, "upsert,failed": 2}; !maps.Equal(got, want) {
+		t.Errorf("concur_list_items_records %v, want %v", got, want)
+	}
 }
 
 func TestListItemsDeletesAreIdempotent(t *testing.T) {
@@ -388,6 +461,9 @@ func TestListItemsDeletesAreIdempotent(t *testing.T) {
 	e.write(del...)
 	if f := e.failures(); len(f) != 0 {
 		t.Fatalf("failures %v", f)
+	}
+	if got, want := e.metrics.records(), map[string]int64{"upsert,created": 3, "delete,deleted": 4}; !maps.Equal(got, want) {
+		t.Errorf("concur_list_items_records %v, want %v", got, want)
 	}
 	if got, want := e.stub.held("L1"), []string{"P200=Project 200"}; !slices.Equal(got, want) {
 		t.Errorf("list L1 holds %v, want %v", got, want)
@@ -441,6 +517,9 @@ func TestListItemsOfUnmappedListsAreSkipped(t *testing.T) {
 	}
 	if got := e.stub.requests(); !slices.Equal(got, []string{"POST L1 1"}) {
 		t.Errorf("requests %v, want only the mapped item's", got)
+	}
+	if got, want := e.metrics.records(), map[string]int64{"upsert,created": 1, "upsert,unmapped": 2}; !maps.Equal(got, want) {
+		t.Errorf("concur_list_items_records %v, want %v", got, want)
 	}
 }
 
