@@ -126,6 +126,34 @@ func TestListItemsSync(t *testing.T) {
 		t.Errorf("after unmapping, the PROJECT list holds %v, want %v", got, wantProjects)
 	}
 
+	// A list mapped before its snapshot exists: the event is refused (ESS
+	// delivers it again) until the snapshot is written, then sent whole.
+	const deptList = "0b7a1e55-2c54-4c11-9a51-6f3c1d2e4a03"
+	refused := func() int {
+		n := 0
+		for _, d := range f.srv.Deliveries() {
+			if d.StatusCode >= 500 && d.WillRetry {
+				n++
+			}
+		}
+		return n
+	}
+	before := refused()
+	if err := f.srv.MapList(f.co.ID, f.erpID, sandbox.ListMapping{ERPListID: "DEPARTMENT", ConcurListID: deptList}); err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitFor(ctx, t, "a refused delivery of the DEPARTMENT mapping", func() error {
+		if refused() > before {
+			return nil
+		}
+		return errors.New("no refused delivery yet")
+	})
+	if got := liveItems(t, f, deptList); len(got) != 0 {
+		t.Fatalf("DEPARTMENT list holds %v before its snapshot exists", got)
+	}
+	appendFile(t, filepath.Join(dir, "DEPARTMENT.ndjson"), `{"shortCode":"D10","value":"Finance"}`+"\n"+`{"shortCode":"D20","value":"Sales"}`+"\n")
+	waitItems(ctx, t, f, deptList, []string{"D10=Finance", "D20=Sales"})
+
 	// Exactly the bad items are dead letters, with the reason.
 	dead := readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], "list_items.ndjson"))
 	wantDead := map[string]string{
@@ -148,7 +176,7 @@ func TestListItemsSync(t *testing.T) {
 
 func appendFile(t *testing.T, path, s string) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
