@@ -67,12 +67,12 @@ file-drop pipelines of pipelines/ over the ERP exports in --data (accounts CSV,
 vendors Parquet, lists CSV, tax data NDJSON, each with its invalid records),
 receives the sandbox's signed ESS events with events_to_files.yaml and
 request_errors_dlq.yaml, waits for every request's data.statusUpdated event
-and prints a summary. Then, with testdata/list_items beside --data, it runs
-list_items_sync.yaml with an in-memory Kafka broker: the administrator maps
-two ERP lists (each receives its items), changes follow from Kafka, one list
-is unmapped (its later items are not sent). Exits 0 only when every request
-reached a final status, every expected event arrived and the sandbox holds
-what was sent.`,
+and prints a summary. Exits 0 only when every request reached a final status,
+every expected event arrived and the sandbox holds what was sent. Then, with
+testdata/list_items beside --data, it runs list_items_sync.yaml with an
+in-memory Kafka broker: the administrator maps two ERP lists (each receives
+its items), changes follow from Kafka, one list is unmapped (its later items
+must not be sent).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagDemoData, Usage: "folder of the ERP exports (default: testdata/erp of the repository around the working directory)"},
 			&cli.StringFlag{Name: flagDemoOut, Usage: "keep the dead-letter and event files in this folder (default: a temporary folder, removed)"},
