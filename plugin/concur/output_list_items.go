@@ -180,6 +180,43 @@ output:
       client_id: ${CONCUR_CLIENT_ID}
       client_secret: ${CONCUR_CLIENT_SECRET}
       request_token: ${CONCUR_REQUEST_TOKEN}
+`).
+		Example("Mapping changes applied as their events arrive", "Concur's events pass a concur_mappings processor sharing the output's cache resource: a new mapping is used, and a removed one stops the list's items, as soon as the event is received. (pipelines/list_items_sync.yaml adds the full send of a newly mapped list.)", `
+input:
+  broker:
+    inputs:
+      - concur_events:
+          address: 0.0.0.0:8443
+          path: /concur/events
+      - kafka_go:
+          addresses: [ localhost:9092 ]
+          topics: [ erp.list_items ]
+          consumer_group: concurflow-list-items
+pipeline:
+  processors:
+    - switch:
+        - check: '@concur_event_type.or("") != ""'
+          processors:
+            - concur_mappings:
+                cache_resource: concur_mappings_cache
+                auth:
+                  client_id: ${CONCUR_CLIENT_ID}
+                  client_secret: ${CONCUR_CLIENT_SECRET}
+                  request_token: ${CONCUR_REQUEST_TOKEN}
+            - mapping: root = deleted()
+output:
+  concur_list_items:
+    company_id: 09ac834c-46d6-49ff-9653-551d69072d56
+    erp_id: 2fcffbce-a381-4169-a954-c0395eefd6f6
+    mappings_cache_resource: concur_mappings_cache
+    auth:
+      client_id: ${CONCUR_CLIENT_ID}
+      client_secret: ${CONCUR_CLIENT_SECRET}
+      request_token: ${CONCUR_REQUEST_TOKEN}
+cache_resources:
+  - label: concur_mappings_cache
+    memory:
+      default_ttl: 10m
 `)
 }
 
