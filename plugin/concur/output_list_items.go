@@ -446,7 +446,7 @@ func (o *listItemsOutput) WriteBatch(ctx context.Context, batch service.MessageB
 		ek := erpKey{p.companyID, p.erpID}
 		lists, ok := mapped[ek]
 		if !ok {
-			lists.concurID, lists.err = o.listMappings(ctx, p.companyID, p.erpID)
+			lists.concurID, lists.err = o.listMappingsWaiting(ctx, p.companyID, p.erpID)
 			if lists.err != nil {
 				o.log.With("companyId", p.companyID, "erpId", p.erpID).Warnf("Looking up the list mappings failed: %v", lists.err)
 				lists.err = fmt.Errorf("looking up the list mappings: %w", lists.err)
@@ -521,6 +521,20 @@ func liReadItem(msg *service.Message) (liItem, error) {
 		return it, fmt.Errorf("list item %q: parentCode %q has an empty short code", it.ShortCode, it.ParentCode)
 	}
 	return it, nil
+}
+
+// listMappingsWaiting is listMappings, waiting while the company's
+// credentials are refused (no item is at fault; see concur_accounting).
+func (o *listItemsOutput) listMappingsWaiting(ctx context.Context, companyID, erpID string) (map[string]string, error) {
+	for {
+		m, err := o.listMappings(ctx, companyID, erpID)
+		if err == nil || !concurapi.IsCredentialsRefused(err) {
+			return m, err
+		}
+		if err := o.auth.waitForCredentials(ctx, err); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // listMappings returns erpListId → concurListId of an integration, from the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	concurapi "github.com/concurflow/concurflow/concur"
 	"github.com/concurflow/concurflow/sandbox"
 )
 
@@ -183,14 +184,15 @@ func (s *liStub) requests() []string {
 // running stream whose output is concur_list_items, failed messages going
 // to a file.
 type liEnv struct {
-	t       *testing.T
-	sb      *sandbox.Server
-	co      sandbox.Company
-	erpID   string
-	stub    *liStub
-	send    service.MessageBatchHandlerFunc
-	failed  string
-	metrics *liMetrics
+	t          *testing.T
+	sb         *sandbox.Server
+	co         sandbox.Company
+	erpID      string
+	stub       *liStub
+	send       service.MessageBatchHandlerFunc
+	failed     string
+	tokenStore string
+	metrics    *liMetrics
 }
 
 // liMetrics counts the concur_list_items_records counter by its labels,
@@ -274,6 +276,7 @@ func newLIEnvAt(t *testing.T, extra string, stubbed bool) *liEnv {
 		url = e.stub.self
 	}
 	e.failed = filepath.Join(t.TempDir(), "failed.ndjson")
+	e.tokenStore = filepath.Join(t.TempDir(), "tokens")
 	e.metrics = &liMetrics{counts: map[string]int64{}}
 	env := service.GlobalEnvironment().Clone()
 	if err := env.RegisterMetricsExporter("concur_list_items_test_metrics", service.NewConfigSpec(),
@@ -310,7 +313,7 @@ fallback:
           let j = content().string().parse_json().catch({})
           root.code = if $j.parentCode.or("") != "" { $j.parentCode + "-" + $j.shortCode.or("") } else { $j.shortCode.or(content().string()) }
           root.error = metadata("fallback_error")
-`, e.co.ID, e.erpID, url, e.co.ClientID, e.co.ClientSecret, e.co.RequestToken, filepath.Join(t.TempDir(), "tokens"),
+`, e.co.ID, e.erpID, url, e.co.ClientID, e.co.ClientSecret, e.co.RequestToken, e.tokenStore,
 		indent(extra, "      "), e.failed)
 	if err := b.AddOutputYAML(out); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -624,5 +627,60 @@ func TestListItemsAgainstSandbox(t *testing.T) {
 	e.write(`{"erpListId":"PROJECTS","shortCode":"P999","value":"After unmapping"}`)
 	if got := e.sandboxItems(listID); slices.Contains(got, "P999=After unmapping") {
 		t.Error("an item of an unmapped list reached Concur")
+	}
+}
+
+// TestListItemsWaitForRefusedCredentials: once the company's refresh token
+// is revoked and no request token is usable, the next batch neither fails
+// nor reaches the fallback; it is written once new credentials are in the
+// token store (what `concurflow auth exchange` does).
+func TestListItemsWaitForRefusedCredentials(t *testing.T) {
+	e := newLIEnvAt(t, "mappings_cache_ttl: 1ms", false)
+	const listID = "6a0e0f5c-56c1-4b0e-9d3c-2b1e5a6f7c02"
+	e.mapList("PROJECTS", listID)
+	e.write(`{"erpListId":"PROJECTS","shortCode":"P100","value":"Project 100"}`)
+
+	e.sb.RevokeTokens(e.co.ID)
+	e.sb.ExpireRequestTokens(e.co.ID)
+	time.Sleep(5 * time.Millisecond) // past the mappings cache TTL: the next batch asks Concur
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		e.write(`{"erpListId":"PROJECTS","shortCode":"P200","value":"Project 200"}`)
+	}()
+	select {
+	case <-written:
+		t.Fatal("the batch was acknowledged although the credentials are refused")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	token, err := e.sb.NewRequestToken(e.co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := concurapi.NewDirStore(e.tokenStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := concurapi.NewTokenSource(concurapi.TokenSourceConfig{
+		CompanyID: e.co.ID, ClientID: e.co.ClientID, ClientSecret: e.co.ClientSecret,
+		RequestToken: token, AuthURL: e.sb.URL(), Store: store,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-written:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the batch was not written after new credentials were stored")
+	}
+	if f := e.failures(); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	if got, want := e.sandboxItems(listID), []string{"P100=Project 100", "P200=Project 200"}; !slices.Equal(got, want) {
+		t.Errorf("sandbox list holds %v, want %v", got, want)
 	}
 }
