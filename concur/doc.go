@@ -49,6 +49,22 @@
 // The Concur-Correlationid header of an answer is kept in
 // APIError.CorrelationID and RequestStatus.CorrelationID.
 //
+// # List Item v4
+//
+// The same Client calls the List Item v4 and List Item Bulk v4 APIs (under
+// /list/v4, not bound to an ERP): ListItem, CreateListItem, UpdateListItem,
+// DeleteListItem and DeleteListItemFromList; ListChildren,
+// ListItemChildren and ListItemChildrenInList iterate over every page
+// (page=1, 2, … up to totalPages), AllListItems walks a whole list depth
+// first. CreateListItems and UpdateListItems send up to MaxBulkListItems
+// parts; their 201/200, 206 and 400 answers carrying a Bulk List Item
+// Response are returned as answers (each part succeeds or fails on its
+// own; BulkListItemError.ListItem.Key gives the long code a failed part is
+// about), while a 400 Error Message (request validation, whose validation
+// errors carry "message" rather than "errorMessage") or a 429 is an
+// *APIError like any other. Long codes join ancestors' short codes with a
+// hyphen, which is why the pages forbid hyphens in codes and names.
+//
 // # OAuth2
 //
 // TokenSource is an oauth2.TokenSource for one company. It bootstraps from

@@ -321,6 +321,24 @@ type ValidationError struct {
 	ErrorCode    string `json:"errorCode,omitempty"`
 }
 
+// UnmarshalJSON reads the message from errorMessage (the Schema page) or
+// message (the List Item v4 pages' Validation Error).
+func (v *ValidationError) UnmarshalJSON(b []byte) error {
+	type plain ValidationError
+	var raw struct {
+		plain
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*v = ValidationError(raw.plain)
+	if v.ErrorMessage == "" {
+		v.ErrorMessage = raw.Message
+	}
+	return nil
+}
+
 // Error formats the validation error as "source: message (code)".
 func (v *ValidationError) Error() string {
 	msg := v.ErrorMessage

@@ -3,10 +3,10 @@
 //
 //	import _ "github.com/concurflow/concurflow/plugin"
 //
-// Components: the concur_accounting output, concur_events input and
-// concur_request_errors / concur_mappings processors (plugin/concur), the
-// kafka_go input and output (plugin/kafkago) and the parquet_rows scanner
-// (plugin/parquet). Every name is distinct from Redpanda Connect's, so
+// Components: the concur_accounting and concur_list_items outputs, the
+// concur_events input and the concur_request_errors / concur_mappings
+// processors (plugin/concur), the kafka_go input and output
+// (plugin/kafkago) and the parquet_rows scanner (plugin/parquet). Every name is distinct from Redpanda Connect's, so
 // importing this package never replaces another component.
 package plugin
 

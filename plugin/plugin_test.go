@@ -20,6 +20,7 @@ func TestEveryComponentIsRegistered(t *testing.T) {
 		{"input", "concur_events", env.GetInputConfig},
 		{"input", "kafka_go", env.GetInputConfig},
 		{"output", "concur_accounting", env.GetOutputConfig},
+		{"output", "concur_list_items", env.GetOutputConfig},
 		{"output", "kafka_go", env.GetOutputConfig},
 		{"processor", "concur_request_errors", env.GetProcessorConfig},
 		{"processor", "concur_mappings", env.GetProcessorConfig},

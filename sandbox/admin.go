@@ -38,6 +38,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+adminPrefix+"/faults", s.adminInjectFault)
 	mux.HandleFunc("DELETE "+adminPrefix+"/faults", s.adminClearFaults)
 	mux.HandleFunc("GET "+adminPrefix+"/signingKey", s.adminSigningKey)
+	s.listItemAdminRoutes(mux)
 }
 
 // adminBody decodes an optional JSON body into v. It answers the request
@@ -168,12 +169,16 @@ func (s *Server) adminRequestErrors(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminMapList(w http.ResponseWriter, r *http.Request) {
-	var m ListMapping
-	if !s.adminBody(w, r, &m) {
+	var in adminMapListBody
+	if !s.adminBody(w, r, &in) {
 		return
 	}
 	c, e := ids(r)
-	s.adminResult(w, r, http.StatusCreated, m, s.MapList(c, e, m))
+	err := s.createMappedList(c, in)
+	if err == nil {
+		err = s.MapList(c, e, in.ListMapping)
+	}
+	s.adminResult(w, r, http.StatusCreated, in.ListMapping, err)
 }
 
 func (s *Server) adminUnmapList(w http.ResponseWriter, r *http.Request) {

@@ -44,8 +44,9 @@ type companySeed struct {
 	clientID string
 }
 
-// WithScopes sets the scopes the company's tokens carry (default read and
-// write).
+// WithScopes sets the scopes the company's tokens carry (default: the
+// Accounting Integration read and write scopes and the three List Item
+// scopes).
 func WithScopes(scopes ...string) CompanyOption {
 	return func(c *companySeed) { c.scopes = scopes }
 }
@@ -65,7 +66,7 @@ func WithApp(clientID string) CompanyOption {
 // SeedCompany creates a company connected to a partner app (DefaultApp
 // unless WithApp) with a fresh request token for that app.
 func (s *Server) SeedCompany(opts ...CompanyOption) (Company, error) {
-	seed := companySeed{scopes: []string{ScopeRead, ScopeWrite}, edition: "PROFESSIONAL"}
+	seed := companySeed{scopes: defaultScopes(), edition: "PROFESSIONAL"}
 	for _, o := range opts {
 		o(&seed)
 	}

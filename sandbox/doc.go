@@ -11,8 +11,9 @@
 //	accounts, _ := srv.Accounts(co.ID, erpID)
 //
 // Everything is served from one base URL on 127.0.0.1: POST
-// /oauth2/v0/token, the API under /accountingintegration/v4, and the
-// sandbox-only admin API under /sandbox/v1 (see docs/sandbox.md). Close
+// /oauth2/v0/token, the API under /accountingintegration/v4, List Item v4
+// under /list/v4, and the sandbox-only admin API under /sandbox/v1 (see
+// docs/sandbox.md). Close
 // stops the listener, the per-ERP workers and ESS delivery, and waits for
 // all of them.
 //
@@ -203,6 +204,102 @@
 //     RequestReset.
 //   - Validation messages and codes other than those the pages print are
 //     the sandbox's wording (sandbox/internal/schema).
+//
+// # List Item v4 (List Item v4 and List Item Bulk v4 pages)
+//
+// The Events page tells partners to send the items of a mapped ERP list with
+// the List Item v4 API on listMapping.created and to stop on
+// listMapping.deleted. The sandbox serves, under /list/v4 on the same base
+// URL, with the company taken from the access token:
+//
+//   - GET /list/v4/items/{itemId}, POST /list/v4/items (201, Location),
+//     PUT /list/v4/items/{itemId}, DELETE /list/v4/items/{itemId} and
+//     DELETE /list/v4/lists/{listId}/items/{itemId} (204; the item and all
+//     its descendants are deleted);
+//   - GET /list/v4/lists/{listId}/children (first-level items),
+//     /list/v4/items/{itemId}/children and
+//     /list/v4/lists/{listId}/items/{itemId}/children: pages of 100
+//     ({"links","content","page"}), with page, sortBy (value, shortCode),
+//     sortDirection, isDeleted, hasChildren and the value, shortCode and
+//     shortCodeOrValue filters of the Query Syntax (eq, cp, not, sw, ew);
+//   - POST /list/v4/lists/{listId}/bulk (create) and PATCH (update by long
+//     code, "deleted": true to delete): 1 to 250 parts run in order, each on
+//     its own; {"status","recordsSucceeded","recordsFailed","errors"} with
+//     SUCCESS (201 for POST, 200 for PATCH), PARTIAL_SUCCESS (206) or
+//     FAILURE (400), each failed part echoed with its documented error id
+//     (list.not.found, list.deleted, item.duplicate.code,
+//     item.duplicate.code.deleted, item.parent.not.found,
+//     item.parent.deleted, item.list.id.not.match.parent,
+//     item.max.level.exceeded, item.duplicate.item.shared, item.not.found,
+//     item.deleted).
+//
+// Scopes: GET needs spend.listitem.read or .write, POST, PUT and PATCH
+// .write, DELETE .delete; seeded companies carry all three by default. A
+// missing, unknown or expired token gets 401, a missing scope 403. Errors
+// are the pages' Error Message {"timestamp","httpStatus","error":{"id",
+// "message"},"validationErrors","path"}; request validation failures are
+// 400 "request.validation.error" with validationErrors (source, message),
+// e.g. {"source":"requests","message":"size must be between 1 and 250"}.
+// Reads carry an ETag and answer 304 to a matching If-None-Match. Answers
+// carry Content-Type application/json;charset=UTF-8 and Cache-Control
+// no-cache, private, as the pages print them.
+//
+// Codes: an item's long code is its parent's code, a hyphen and its short
+// code; long codes are unique in a list. Short codes and values must not
+// hold a hyphen (the Code Naming Restrictions), are required and not blank.
+// A list has 1 to MaxListLevels levels; a child of an item at the last
+// level fails with item.max.level.exceeded.
+//
+// Lists: SAP Concur lists belong to a company (the List Item paths carry no
+// ERP). MapList (admin POST …/listMappings) creates the list its
+// concurListId names when the company has none of that id: with the
+// admin body's "levels", else as many levels as the fieldMappings' fields
+// and connected lists name, else MaxListLevels. Unmapping keeps the list
+// and its items. CreateConcurList / admin POST …/lists creates a list
+// directly (optional id, name, category, levels); DeleteConcurList marks it
+// deleted (list.deleted); ListItems / admin GET …/lists/{listId}/items
+// shows every item, deleted ones included. The API works on any existing
+// list, mapped or not, as Concur's does: "stop sending" is the partner's
+// duty, visible in the request log.
+//
+// Choices where the List Item pages are silent or disagree:
+//
+//   - Deletes are soft: a deleted item keeps its code and is still
+//     returned by GET with isDeleted true; creating its code again fails
+//     with item.duplicate.code.deleted (a PATCH error on the page, used for
+//     creates too); PATCH {"code","deleted":false} restores it (not its
+//     children; item.parent.deleted under a deleted parent); a value update
+//     of a deleted item fails with item.deleted; deleting again succeeds.
+//   - Items belong to one list (the pages offer no call that shares an
+//     item), so lists has one element and both DELETE forms act alike.
+//     item.duplicate.item.shared: a code live in another list of the same
+//     ConcurList.Category. item.operation.timeout never happens.
+//   - Hyphens are refused in values as well as short codes (the page says
+//     "item names or item codes"); parentCode and code are long codes and
+//     hold them.
+//   - Statuses the pages do not list: unknown items 404 item.not.found on
+//     GET, PUT and DELETE (DELETE lists no 404); an unknown list 404
+//     list.not.found for single calls; every other documented error id 400;
+//     a bulk FAILURE 400 for PATCH too; deleted lists 400. Error ids for
+//     401, 403, 415 (a content type other than application/json), 413
+//     (bodies over 4,000,000 bytes) and unknown paths are the sandbox's own.
+//   - The pages' error messages are used without the tables' trailing
+//     period, as their response examples print them. Code comparisons are
+//     exact; filters compare case-insensitively.
+//   - parentId is null for a first-level item in single-item answers (the
+//     create and update examples) and absent in children pages (the
+//     first-level children example). PUT may change the short code, which
+//     renames the long codes of the item's descendants. Given both,
+//     parentId and parentCode must name the same item.
+//   - Children pages list live items unless isDeleted=true, which adds the
+//     deleted ones; links (first, prev, next, last) appear only when there
+//     is more than one page. Accept-Language is accepted and ignored.
+//   - The pages name no level limit: MaxListLevels (10) is the sandbox's.
+//     They name no length limits for codes and values either: none is
+//     enforced.
+//   - No List Item rate limit is documented, so none is enforced; fault
+//     injection (endpoint "listItems") answers the bulk page's Rate Limit
+//     Error sample: 429, retry-after: 0.
 //
 // Fault injection (InjectFault) makes the next N answers of an endpoint a
 // rate-limit answer, a 500, a slow answer or a connection reset.

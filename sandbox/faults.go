@@ -27,7 +27,8 @@ const (
 
 // Endpoint names an API endpoint for fault injection: "token", "erps" (the
 // registration endpoints), "accounts", "vendors", "lists", "taxData",
-// "mappings", "requests" (status and errors), or "" for every endpoint.
+// "mappings", "requests" (status and errors), "listItems" (every List Item
+// v4 and List Item Bulk v4 call), or "" for every endpoint.
 type Endpoint string
 
 // Endpoints.
@@ -41,6 +42,8 @@ const (
 	EndpointTaxData  Endpoint = "taxData"
 	EndpointMappings Endpoint = "mappings"
 	EndpointRequests Endpoint = "requests"
+	// EndpointListItems is every call under /list/v4.
+	EndpointListItems Endpoint = "listItems"
 )
 
 // Fault makes the next Count requests to an endpoint fail. Faults apply to
@@ -74,7 +77,7 @@ func (s *Server) InjectFault(f Fault) error {
 	}
 	switch f.Endpoint {
 	case EndpointAny, EndpointToken, EndpointERPs, EndpointAccounts, EndpointVendors,
-		EndpointLists, EndpointTaxData, EndpointMappings, EndpointRequests:
+		EndpointLists, EndpointTaxData, EndpointMappings, EndpointRequests, EndpointListItems:
 	default:
 		return fmt.Errorf("injecting fault: unknown endpoint %q", f.Endpoint)
 	}
@@ -99,6 +102,9 @@ func (s *Server) ClearFaults() {
 func endpointOf(path string) Endpoint {
 	if path == tokenPath {
 		return EndpointToken
+	}
+	if isListItemPath(path) {
+		return EndpointListItems
 	}
 	rest, ok := strings.CutPrefix(path, "/accountingintegration/v4/companies/")
 	if !ok {

@@ -135,7 +135,10 @@ func (s *Server) erpLocked(companyID, erpID string) (*company, *erp, error) {
 
 // MapList maps an ERP list to a SAP Concur list, as an administrator does in
 // the SAP Concur UI, replacing any mapping of that ERP list, and publishes
-// listMapping.created and mapping.updated.
+// listMapping.created and mapping.updated. The SAP Concur list
+// concurListId names is created when it does not exist (see
+// CreateConcurList), with as many levels as the fieldMappings use, or
+// MaxListLevels when they name no level; a deleted one is refused.
 func (s *Server) MapList(companyID, erpID string, m ListMapping) error {
 	if m.ERPListID == "" || m.ConcurListID == "" {
 		return errors.New("mapping list: erpListId and concurListId are required")
@@ -147,6 +150,9 @@ func (s *Server) MapList(companyID, erpID string, m ListMapping) error {
 	defer s.mu.Unlock()
 	_, e, err := s.erpLocked(companyID, erpID)
 	if err != nil {
+		return fmt.Errorf("mapping list %s: %w", m.ERPListID, err)
+	}
+	if err := s.ensureMappedListLocked(companyID, m); err != nil {
 		return fmt.Errorf("mapping list %s: %w", m.ERPListID, err)
 	}
 	e.mappings.removeERPList(m.ERPListID)

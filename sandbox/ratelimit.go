@@ -96,6 +96,10 @@ type gatewayError struct {
 // Retry-After: the whole seconds until a call is allowed again, rounded up
 // so that a client honouring it is not refused again.
 func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, msg string, wait time.Duration) {
+	if isListItemPath(r.URL.Path) {
+		s.writeListRateLimited(w, r)
+		return
+	}
 	secs := int((wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 0)))
 	switch s.cfg.rateLimitForm {

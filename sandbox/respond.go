@@ -67,8 +67,13 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(b)
 }
 
-// writeError answers with an ErrorMessage.
+// writeError answers with an ErrorMessage (the List Item pages' Error
+// Message under /list/v4).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string, verrs ...ValidationError) {
+	if isListItemPath(r.URL.Path) {
+		s.writeListError(w, r, status, errListItem{ID: code, Message: msg})
+		return
+	}
 	if verrs == nil {
 		verrs = []ValidationError{}
 	}

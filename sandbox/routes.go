@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+erpPrefix+"/requests/{requestId}", s.api(s.withERP(s.handleRequestStatus)))
 	mux.HandleFunc("GET "+erpPrefix+"/requests/{requestId}/errors", s.api(s.withERP(s.handleRequestErrors)))
 
+	s.listItemRoutes(mux)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", s.handleUnrouted(mux))
 	return s.middleware(mux)

@@ -58,7 +58,8 @@ type company struct {
 	requestTokens map[string]requestToken
 	erps          map[string]*erp
 	erpOrder      []string
-	lastRegister  time.Time // last call of POST …/erps (rate limit)
+	lastRegister  time.Time  // last call of POST …/erps (rate limit)
+	lists         *listStore // SAP Concur lists and their items (listitems.go)
 }
 
 type accessToken struct {

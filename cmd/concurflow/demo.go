@@ -69,7 +69,11 @@ receives the sandbox's signed ESS events with events_to_files.yaml and
 request_errors_dlq.yaml, waits for the data.statusUpdated event of every
 accounts, vendors and lists request (tax data publishes none)
 and prints a summary. Exits 0 only when every request reached a final status,
-every expected event arrived and the sandbox holds what was sent.`,
+every expected event arrived and the sandbox holds what was sent. Then, with
+testdata/list_items beside --data, it runs list_items_sync.yaml with an
+in-memory Kafka broker: the administrator maps two ERP lists (each receives
+its items), changes follow from Kafka, one list is unmapped (its later items
+must not be sent).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagDemoData, Usage: "folder of the ERP exports (default: testdata/erp of the repository around the working directory)"},
 			&cli.StringFlag{Name: flagDemoOut, Usage: "keep the dead-letter and event files in this folder (default: a temporary folder, removed)"},
@@ -183,7 +187,13 @@ func runDemo(ctx context.Context, data, out string, s streams) (err error) {
 	if err := d.srv.WaitIdle(ctx); err != nil {
 		return fmt.Errorf("waiting for Concur's processing and the events: %w", err)
 	}
-	return d.report(s.out)
+	if err := d.report(s.out); err != nil {
+		return err
+	}
+	if dir := demoListItemsDir(data); dir != "" {
+		return d.listItems(ctx, s.out, dir)
+	}
+	return nil
 }
 
 // prepare writes the schemas and the sandbox's signing key into out and

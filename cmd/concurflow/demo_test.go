@@ -53,6 +53,8 @@ func TestDemo(t *testing.T) {
 		"LIST     (no id)    (root) id is required",
 		"TAX_DATA IE         data.0.stateEntries.0.reclaimEntries.0.reclaimDetails.0.percentage must be less than or equal to 100",
 		"OK: every request reached a final status",
+		"admin maps ERP list COST_CENTER",
+		"OK: each mapped list received its snapshot and changes; after unmapping, PROJECT items were no longer sent.",
 	} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
