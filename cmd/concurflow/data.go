@@ -38,7 +38,7 @@ Tax data is printed one country a record.`,
 				Flags: append(clientFlags(), erpFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
 					what := "exactly one argument (accounts, vendors, lists or tax-data)"
-					return withERPAndArg(c, what, func(cl *concur.Client, erpID, name string) error {
+					return withERPAndArg(ctx, c, what, func(cl *concur.Client, erpID, name string) error {
 						obj, err := dataObject(name)
 						if err != nil {
 							return err

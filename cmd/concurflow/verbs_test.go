@@ -351,7 +351,7 @@ func TestVerbErrors(t *testing.T) {
 	wrong := "wrong-" + e.co.ClientSecret[:8]
 	e.secrets = append(e.secrets, wrong)
 	args := append(e.storeArgs(), "--client-id", e.co.ClientID, "--client-secret", wrong, "--url", e.srv.URL())
-	e.fails(1, []string{"invalid_client", "401", "check the client id and client secret"},
+	e.fails(1, []string{"invalid_client", "401", "client id or client secret is wrong"},
 		append([]string{"auth", "exchange", "--request-token", e.co.RequestToken}, args...)...)
 	if e.refreshToken() != "" {
 		t.Fatal("a refused exchange stored a token")
@@ -395,6 +395,71 @@ func TestVerbErrors(t *testing.T) {
 	// A new exchange mends it.
 	e.exchange()
 	e.ok("", e.verb("erp list")...)
+}
+
+// TestAuthAdvice checks that the advice on a refused token request follows
+// the token endpoint's OAuth2 error: a wrong client id or secret is not
+// mended by a new request token, a refused request token not by running
+// the exchange that refused it, a revoked refresh token by a new exchange.
+func TestAuthAdvice(t *testing.T) {
+	e := newVerbEnv(t)
+	wrong := "wrong-" + e.co.ClientSecret[:8]
+	e.secrets = append(e.secrets, wrong)
+	// withFlags is the verb with the client flags, flags overriding them.
+	withFlags := func(words string, flags ...string) []string {
+		a := append(strings.Fields(words), "--company-id", e.co.ID, "--token-store", e.store,
+			"--client-id", e.co.ClientID, "--client-secret", e.co.ClientSecret, "--url", e.srv.URL())
+		for i := 0; i+1 < len(flags); i += 2 {
+			if j := slices.Index(a, flags[i]); j >= 0 {
+				a[j+1] = flags[i+1]
+				continue
+			}
+			a = append(a, flags[i], flags[i+1])
+		}
+		return a
+	}
+	exchange := func(flags ...string) []string {
+		return withFlags("auth exchange", append([]string{"--request-token", e.co.RequestToken}, flags...)...)
+	}
+	clientAdvice := []string{"client id or client secret is wrong: check them"}
+	noRequestToken := []string{"get a new request token", "auth exchange", "refused since"}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		want, not []string
+	}{
+		{"exchange, wrong secret", exchange("--client-secret", wrong),
+			append([]string{"invalid_client", "code 64"}, clientAdvice...), noRequestToken},
+		{"exchange, unknown client", exchange("--client-id", "6a1c5e5e-0000-4000-8000-00000000c11d"),
+			append([]string{"invalid_client", "code 61"}, clientAdvice...), noRequestToken},
+		{"exchange, company without the app", withFlags("auth exchange", "--request-token", e.co.RequestToken, "--company-id", "6a1c5e5e-0000-4000-8000-00000000c0de"),
+			[]string{"invalid_client", "code 53", "company has not enabled this client"}, noRequestToken},
+		{"exchange, bad request token", exchange("--request-token", "6a1c5e5e-0000-4000-8000-000000000000"),
+			[]string{"invalid_grant", "code 5)", "request token is wrong, expired", "get a new request token from the company's Concur administrator"},
+			[]string{"auth exchange", "client secret", "refresh token", "refused since"}},
+	} {
+		r := e.fails(1, c.want, c.args...)
+		for _, n := range c.not {
+			if strings.Contains(r.err, n) {
+				t.Errorf("%s: stderr %q says %q", c.name, r.err, n)
+			}
+		}
+	}
+	if e.refreshToken() != "" {
+		t.Fatal("a refused exchange stored a token")
+	}
+
+	e.exchange()
+	// A stored refresh token with the wrong secret: still the client's fault.
+	r := e.fails(1, append([]string{"refresh_token grant", "invalid_client"}, clientAdvice...), withFlags("erp list", "--client-secret", wrong)...)
+	for _, n := range noRequestToken {
+		if strings.Contains(r.err, n) {
+			t.Errorf("stderr %q says %q", r.err, n)
+		}
+	}
+	// A revoked refresh token: a new request token and an exchange.
+	e.srv.RevokeTokens(e.co.ID)
+	e.fails(1, []string{"invalid_grant", "code 108", "refresh token is expired or revoked", "new request token", "run `concurflow auth exchange`"}, e.verb("erp list")...)
 }
 
 // hookWriter calls hook before its first write.
