@@ -97,16 +97,40 @@ func clientFlags() []cli.Flag {
 
 // erpFlag is the ERP id flag of the erp, request and data verbs.
 func erpFlag() cli.Flag {
-	return &cli.StringFlag{Name: flagERPID, EnvVars: envERPID, Usage: "ERP integration id (erpId from `erp register` or `erp list`)"}
+	return &cli.StringFlag{Name: flagERPID, EnvVars: envERPID, Usage: "ERP integration id (the erpId that erp register and erp list print)"}
 }
 
-// verbAction runs fn with a context cancelled on SIGINT or SIGTERM.
+// verbAction runs fn with a context cancelled on SIGINT or SIGTERM, or
+// shows the verb's help when it was asked for after an argument.
 func verbAction(fn func(ctx context.Context, c *cli.Context) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
+		if helpAfterArgument(c) {
+			return showHelp(c)
+		}
 		ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return fn(ctx, c)
 	}
+}
+
+// helpAfterArgument reports whether -h or --help came after an argument:
+// urfave/cli stops reading flags at the first argument, so it is left
+// among the arguments instead of showing the help.
+func helpAfterArgument(c *cli.Context) bool {
+	return slices.ContainsFunc(c.Args().Slice(), func(a string) bool {
+		return a == "-h" || a == "--help" || a == "-help"
+	})
+}
+
+// showHelp prints the help of the verb of c as --help before any argument
+// does (urfave/cli's help action for a command without subcommands).
+func showHelp(c *cli.Context) error {
+	tmpl := c.Command.CustomHelpTemplate
+	if tmpl == "" {
+		tmpl = cli.CommandHelpTemplate
+	}
+	cli.HelpPrinter(c.App.Writer, tmpl, c.Command)
+	return nil
 }
 
 // required returns the value of a string flag or an error naming the flag

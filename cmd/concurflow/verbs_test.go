@@ -588,3 +588,72 @@ func TestVerbHelpShowsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// verbApp is an app with the verbs writing to out: the Benthos CLI leaves
+// the app's writer at os.Stdout.
+func verbApp(out io.Writer) *cli.App {
+	s := streams{in: strings.NewReader(""), out: io.Discard, errOut: io.Discard}
+	return &cli.App{Name: "concurflow", Writer: out, ErrWriter: out,
+		Commands: []*cli.Command{authCommand(s), erpCommand(s), requestCommand(s), dataCommand(s), sandboxCommand()}}
+}
+
+// help runs the words of a verb in a fresh app and returns what it printed.
+func help(t *testing.T, words ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := verbApp(&out).Run(append([]string{"concurflow"}, words...)); err != nil {
+		t.Fatalf("concurflow %s: %v\n%s", strings.Join(words, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// TestVerbHelpAfterArgument: --help or -h after an argument shows the
+// verb's help, the same as before it, and runs nothing (the verb would
+// fail: no flag or environment variable names a company).
+func TestVerbHelpAfterArgument(t *testing.T) {
+	newVerbEnv(t) // clears the environment
+	for _, words := range []string{"data get accounts", "erp get 6a1c5e5e-0000-4000-8000-000000000000",
+		"erp unregister 6a1c5e5e-0000-4000-8000-000000000000", "request status r-1", "request errors r-1", "auth exchange extra"} {
+		w := strings.Fields(words)
+		before := help(t, append(w[:2:2], "--help")...)
+		if !strings.Contains(before, "USAGE") {
+			t.Fatalf("%s --help printed %q", w[:2], before)
+		}
+		for _, flag := range []string{"--help", "-h"} {
+			if after := help(t, append(slices.Clone(w), flag)...); after != before {
+				t.Errorf("%s %s printed\n%s\nwant\n%s", words, flag, after, before)
+			}
+		}
+	}
+}
+
+// TestVerbFlagPlaceholders: urfave/cli takes a back-quoted word of a flag's
+// usage as the placeholder of its value, which garbled `--erp-id` into
+// "--erp-id erp register" in every verb's help.
+func TestVerbFlagPlaceholders(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(slices.Clone(path), c.Name)
+			walk(p, c.Subcommands)
+			for _, f := range c.Flags {
+				df, ok := f.(cli.DocGenerationFlag)
+				if !ok || !df.TakesValue() {
+					continue
+				}
+				if strings.Count(df.GetUsage(), "`") >= 2 {
+					t.Errorf("%s --%s: the back-quotes of usage %q make a placeholder", strings.Join(p, " "), f.Names()[0], df.GetUsage())
+				}
+			}
+			if len(c.Subcommands) == 0 {
+				h := help(t, append(p, "--help")...)
+				for _, f := range c.Flags {
+					if df, ok := f.(cli.DocGenerationFlag); ok && df.TakesValue() && !strings.Contains(h, "--"+f.Names()[0]+" value") {
+						t.Errorf("%s --help lacks \"--%s value\":\n%s", strings.Join(p, " "), f.Names()[0], h)
+					}
+				}
+			}
+		}
+	}
+	walk(nil, verbApp(io.Discard).Commands)
+}
