@@ -657,3 +657,21 @@ func TestVerbFlagPlaceholders(t *testing.T) {
 	}
 	walk(nil, verbApp(io.Discard).Commands)
 }
+
+// TestLintObject: `concurflow lint` refuses a concur_accounting output whose
+// object is none of the four.
+func TestLintObject(t *testing.T) {
+	dir := t.TempDir()
+	for object, want := range map[string]int{"account": 1, "accounts": 0, "taxData": 0, `'${! meta("object") }'`: 0} {
+		path := filepath.Join(dir, "p.yaml")
+		conf := "input:\n  stdin: {}\noutput:\n  concur_accounting:\n    company_id: c\n    erp_id: e\n    object: " + object +
+			"\n    auth:\n      client_id: id\n      client_secret: secret\n"
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"concurflow", "lint", path}, streams{in: strings.NewReader(""), out: &out, errOut: &errOut}); code != want {
+			t.Errorf("lint with object %s: exit %d, want %d", object, code, want)
+		}
+	}
+}
