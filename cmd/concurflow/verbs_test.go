@@ -290,9 +290,25 @@ func TestVerbsWalkThrough(t *testing.T) {
 	if pages < 3 {
 		t.Fatalf("data get read %d pages of 1 KB, want several", pages)
 	}
-	for _, obj := range []string{"vendors", "lists", "tax-data"} {
+	for _, obj := range []string{"vendors", "lists"} {
 		if out := e.ok("", e.verb("data get", "--erp-id", erpID, obj)...); out != "" {
 			t.Errorf("data get %s printed %q for no data", obj, out)
+		}
+	}
+	// Tax data, one country a line, under the API's name (and the old one).
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "erp", "tax_data_body.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client().AddTaxData(context.Background(), erpID, bytes.TrimSpace(body), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"taxData", "tax-data"} {
+		if countries := lines(t, e.ok("", e.verb("data get", "--erp-id", erpID, obj)...)); len(countries) != 10 || countries[0]["countryCode"] == nil {
+			t.Errorf("data get %s printed %d countries, want the 10 sent: %v", obj, len(countries), countries)
 		}
 	}
 
@@ -367,7 +383,7 @@ func TestVerbErrors(t *testing.T) {
 	// Unknown ERP and request.
 	e.fails(1, []string{"404", "correlation id"}, e.verb("data get", "--erp-id", "6a1c5e5e-0000-4000-8000-000000000000", "accounts")...)
 	e.fails(1, []string{"404"}, e.verb("request status", "--erp-id", erpID, "6a1c5e5e-0000-4000-8000-000000000001")...)
-	e.fails(1, []string{"unknown object \"bogus\""}, e.verb("data get", "--erp-id", erpID, "bogus")...)
+	e.fails(1, []string{"unknown object \"bogus\": want accounts, vendors, lists or taxData"}, e.verb("data get", "--erp-id", erpID, "bogus")...)
 	e.fails(1, []string{"want no arguments, got 1"}, e.verb("erp list", "extra")...)
 	e.fails(1, []string{"--erp-id is required", "$CONCUR_ERP_ID"}, e.verb("data get", "accounts")...)
 	e.fails(1, []string{"flag --erp-id comes after the argument \"accounts\""}, append(e.verb("data get", "accounts"), "--erp-id", erpID)...)
