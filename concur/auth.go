@@ -193,11 +193,17 @@ func (e *CredentialsRefusedError) Error() string {
 }
 
 // Advice says what mends the refusal, following the token endpoint's
-// answer (see AuthError.Advice).
+// answer (see AuthError.Advice). A source refused its request token holds
+// no usable refresh token either: the new request token is to be
+// exchanged into the token store.
 func (e *CredentialsRefusedError) Advice() string {
 	var authErr *AuthError
 	if errors.As(e.Err, &authErr) {
-		if a := authErr.Advice(); a != "" {
+		a := authErr.Advice()
+		if authErr.Remedy() == RemedyRequestToken {
+			a += " and run `concurflow auth exchange` with it"
+		}
+		if a != "" {
 			return a
 		}
 	}

@@ -29,7 +29,7 @@ func TestAuthErrorAdvice(t *testing.T) {
 		{"company not enabled", AuthError{StatusCode: 401, ErrorCode: "invalid_client", Code: 53, Grant: GrantPassword},
 			RemedyCompanyNotEnabled, []string{"company has not enabled this client", "company id"}, []string{"auth exchange"}},
 		{"bad request token", AuthError{StatusCode: 400, ErrorCode: "invalid_grant", Code: 5, Grant: GrantPassword},
-			RemedyRequestToken, []string{"request token is wrong, expired", "new request token from the company's Concur administrator"}, []string{"auth exchange", "refresh token"}},
+			RemedyRequestToken, []string{"request token is wrong, expired", "new request token from the company's Concur administrator"}, []string{"refresh token", "client secret"}},
 		{"revoked refresh token", AuthError{StatusCode: 400, ErrorCode: "invalid_grant", Code: 108, Grant: GrantRefreshToken},
 			RemedyRefreshToken, []string{"refresh token is expired or revoked", "run `concurflow auth exchange` with it"}, []string{"client secret"}},
 		{"account locked", AuthError{StatusCode: 400, ErrorCode: "invalid_grant", Code: 14, Grant: GrantPassword},
@@ -61,6 +61,14 @@ func TestAuthErrorAdvice(t *testing.T) {
 				if strings.Contains(text, n) {
 					t.Errorf("refusal %q says %q", text, n)
 				}
+			}
+			// A refused request token is mended by a new one, exchanged
+			// into the store: the advice of the exchange itself (that
+			// failed) does not say to run it, the refusal does.
+			exchange := "run `concurflow auth exchange`"
+			if needs := c.remedy == RemedyRequestToken || c.remedy == RemedyRefreshToken; needs != strings.Contains(text, exchange) ||
+				(c.remedy == RemedyRequestToken && strings.Contains(advice, exchange)) {
+				t.Errorf("advice %q / refusal %q: want %q in the refusal only for a refused request or refresh token, and not in a request token's advice", advice, text, exchange)
 			}
 		})
 	}

@@ -214,10 +214,16 @@ func newClient(c *cli.Context, hc *http.Client) (*concur.Client, *concur.TokenSo
 // already carry the API's status, message and correlation id).
 func explain(err error) error {
 	var refused *concur.CredentialsRefusedError
-	if errors.As(err, &refused) {
-		return fmt.Errorf("%w: %s", refused.Err, refused.Advice())
+	if !errors.As(err, &refused) {
+		return err
 	}
-	return err
+	// The token endpoint's own advice: a request token it refused is
+	// mended by a new one, not by running the exchange that just failed.
+	var authErr *concur.AuthError
+	if errors.As(refused.Err, &authErr) && authErr.Advice() != "" {
+		return fmt.Errorf("%w: %s", refused.Err, authErr.Advice())
+	}
+	return fmt.Errorf("%w: %s", refused.Err, refused.Advice())
 }
 
 // args returns the positional arguments after checking that there are
