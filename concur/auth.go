@@ -78,6 +78,78 @@ func (e *AuthError) Error() string {
 // expired or revoked, and repeating the call will not help.
 func (e *AuthError) InvalidGrant() bool { return e.ErrorCode == "invalid_grant" }
 
+// Remedy is what mends credentials the token endpoint refused, read from
+// the OAuth2 error, Concur's code and the grant of an *AuthError.
+type Remedy int
+
+// The remedies, by the token endpoint's answer (see the Response Codes of
+// the Authentication and Company Level Authentication pages).
+const (
+	// RemedyNone: the answer refuses the request, not the credentials
+	// (invalid_request and the like); repeating it unchanged will not help,
+	// but no new credential will either.
+	RemedyNone Remedy = iota
+	// RemedyClientCredentials: invalid_client (codes 61, 64) or a 401
+	// without an OAuth2 error: the client id or client secret is wrong.
+	RemedyClientCredentials
+	// RemedyCompanyNotEnabled: invalid_client code 53, the company has not
+	// enabled this client: wrong company id or client id, or the company
+	// has not connected the app.
+	RemedyCompanyNotEnabled
+	// RemedyRequestToken: invalid_grant on the password grant: the request
+	// token is wrong, older than 24 hours or for another company or app.
+	RemedyRequestToken
+	// RemedyRefreshToken: invalid_grant on the refresh grant (code 108 bad
+	// or expired refresh token): a new request token must be exchanged.
+	RemedyRefreshToken
+	// RemedySupport: the account is disabled, locked or its logon denied
+	// (invalid_grant codes 10–14 and 20), or the client is disabled
+	// (access_denied, code 59): only SAP Concur support helps.
+	RemedySupport
+)
+
+// Remedy says what mends the refusal.
+func (e *AuthError) Remedy() Remedy {
+	switch {
+	case e.ErrorCode == "invalid_client" && e.Code == 53:
+		return RemedyCompanyNotEnabled
+	case e.ErrorCode == "invalid_client":
+		return RemedyClientCredentials
+	case e.ErrorCode == "access_denied":
+		return RemedySupport
+	case e.InvalidGrant():
+		switch e.Code {
+		case 10, 11, 12, 13, 14, 20:
+			return RemedySupport
+		}
+		if e.Grant == GrantPassword {
+			return RemedyRequestToken
+		}
+		return RemedyRefreshToken
+	case e.ErrorCode == "" && e.StatusCode == http.StatusUnauthorized:
+		return RemedyClientCredentials
+	}
+	return RemedyNone
+}
+
+// Advice says in a sentence what the refusal means and what to do, or ""
+// for RemedyNone. It names no credential.
+func (e *AuthError) Advice() string {
+	switch e.Remedy() {
+	case RemedyClientCredentials:
+		return "the client id or client secret is wrong: check them (a new request token will not help)"
+	case RemedyCompanyNotEnabled:
+		return "the company has not enabled this client: check the company id and the client id, or have the company connect the app in App Center"
+	case RemedyRequestToken:
+		return "the request token is wrong, expired (it is valid 24 hours) or for another company or app: get a new request token from the company's Concur administrator (App Center)"
+	case RemedyRefreshToken:
+		return "the stored refresh token is expired or revoked: get a new request token from the company's Concur administrator and run `concurflow auth exchange` with it"
+	case RemedySupport:
+		return "Concur refuses the account or the app itself: contact SAP Concur support with the correlation id (new tokens will not help)"
+	}
+	return ""
+}
+
 // Refused reports whether the answer refuses the configured credentials
 // rather than the request: invalid_grant (request or refresh token wrong,
 // expired or revoked), invalid_client (client id or secret wrong), or a
@@ -116,8 +188,26 @@ type CredentialsRefusedError struct {
 
 // Error names the company, the cause and the fix, never a credential.
 func (e *CredentialsRefusedError) Error() string {
-	return fmt.Sprintf("credentials of company %s refused since %s (next token request at %s; store a new refresh token with `concurflow auth exchange` and a new App Center request token): %v",
-		e.CompanyID, e.Since.UTC().Format(time.RFC3339), e.RetryAt.UTC().Format(time.RFC3339), e.Err)
+	return fmt.Sprintf("credentials of company %s refused since %s (next token request at %s): %v: %s",
+		e.CompanyID, e.Since.UTC().Format(time.RFC3339), e.RetryAt.UTC().Format(time.RFC3339), e.Err, e.Advice())
+}
+
+// Advice says what mends the refusal, following the token endpoint's
+// answer (see AuthError.Advice). A source refused its request token holds
+// no usable refresh token either: the new request token is to be
+// exchanged into the token store.
+func (e *CredentialsRefusedError) Advice() string {
+	var authErr *AuthError
+	if errors.As(e.Err, &authErr) {
+		a := authErr.Advice()
+		if authErr.Remedy() == RemedyRequestToken {
+			a += " and run `concurflow auth exchange` with it"
+		}
+		if a != "" {
+			return a
+		}
+	}
+	return "store a refresh token with `concurflow auth exchange` and a request token from the company's Concur administrator"
 }
 
 // Unwrap returns the cause.

@@ -22,7 +22,7 @@ func AllObjects() []Object {
 }
 
 // ParseObject returns the Object for a path segment ("accounts"), accepting
-// also the snake-case spelling "tax_data" used in configuration.
+// also "tax_data", the spelling configurations used before taxData.
 func ParseObject(s string) (Object, error) {
 	switch s {
 	case "accounts", "vendors", "lists", "taxData":

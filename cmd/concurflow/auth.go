@@ -91,11 +91,7 @@ func runAuthExchange(ctx context.Context, c *cli.Context, s streams) error {
 		return err
 	}
 	if _, err := tokens.TokenContext(ctx); err != nil {
-		var authErr *concur.AuthError
-		if errors.As(err, &authErr) && authErr.InvalidGrant() {
-			return fmt.Errorf("exchanging request token: %w: the request token is wrong, expired (24 hours) or for another company; get a new one from App Center", err)
-		}
-		return fmt.Errorf("exchanging request token: %w", explain(err))
+		return fmt.Errorf("exchanging the request token: %w", explain(err))
 	}
 	expiry := tokens.RefreshExpiry()
 	fmt.Fprintf(s.out, "company:       %s\n", companyID)

@@ -97,16 +97,40 @@ func clientFlags() []cli.Flag {
 
 // erpFlag is the ERP id flag of the erp, request and data verbs.
 func erpFlag() cli.Flag {
-	return &cli.StringFlag{Name: flagERPID, EnvVars: envERPID, Usage: "ERP integration id (erpId from `erp register` or `erp list`)"}
+	return &cli.StringFlag{Name: flagERPID, EnvVars: envERPID, Usage: "ERP integration id (the erpId that erp register and erp list print)"}
 }
 
-// verbAction runs fn with a context cancelled on SIGINT or SIGTERM.
+// verbAction runs fn with a context cancelled on SIGINT or SIGTERM, or
+// shows the verb's help when it was asked for after an argument.
 func verbAction(fn func(ctx context.Context, c *cli.Context) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
+		if helpAfterArgument(c) {
+			return showHelp(c)
+		}
 		ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return fn(ctx, c)
 	}
+}
+
+// helpAfterArgument reports whether -h or --help came after an argument:
+// urfave/cli stops reading flags at the first argument, so it is left
+// among the arguments instead of showing the help.
+func helpAfterArgument(c *cli.Context) bool {
+	return slices.ContainsFunc(c.Args().Slice(), func(a string) bool {
+		return a == "-h" || a == "--help" || a == "-help"
+	})
+}
+
+// showHelp prints the help of the verb of c as --help before any argument
+// does (urfave/cli's help action for a command without subcommands).
+func showHelp(c *cli.Context) error {
+	tmpl := c.Command.CustomHelpTemplate
+	if tmpl == "" {
+		tmpl = cli.CommandHelpTemplate
+	}
+	cli.HelpPrinter(c.App.Writer, tmpl, c.Command)
+	return nil
 }
 
 // required returns the value of a string flag or an error naming the flag
@@ -163,38 +187,43 @@ func httpClient(c *cli.Context) *http.Client {
 }
 
 // newClient builds the API client of the company named by the flags over
-// hc, using the refresh token in the token store.
-func newClient(c *cli.Context, hc *http.Client) (*concur.Client, error) {
+// hc, using the refresh token in the token store, and returns it with its
+// token source.
+func newClient(c *cli.Context, hc *http.Client) (*concur.Client, *concur.TokenSource, error) {
 	store, companyID, err := openStore(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tokens, err := newTokenSource(c, hc, companyID, store, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return concur.NewClient(concur.ClientConfig{
+	cl, err := concur.NewClient(concur.ClientConfig{
 		CompanyID:   companyID,
 		TokenSource: tokens,
 		HTTPClient:  hc,
 		BaseURL:     c.String(flagURL),
 	})
+	return cl, tokens, err
 }
 
-// explain adds what to do next to authentication failures; other errors
-// are returned as they are (they already carry the API's status, message
-// and correlation id).
+// explain reports a refusal of the credentials by the token endpoint as
+// its answer and what to do about it, which follows the OAuth2 error (see
+// concur.AuthError.Advice). A CLI run makes one attempt, so the back-off
+// of the refusal is left out. Other errors are returned as they are (they
+// already carry the API's status, message and correlation id).
 func explain(err error) error {
-	var authErr *concur.AuthError
-	switch {
-	case errors.Is(err, concur.ErrNoCredentials):
-		return fmt.Errorf("%w: run `concurflow auth exchange` with a request token first", err)
-	case errors.As(err, &authErr) && authErr.InvalidGrant():
-		return fmt.Errorf("%w: the stored refresh token is expired or revoked; run `concurflow auth exchange` with a new request token", err)
-	case errors.As(err, &authErr) && authErr.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("%w: check the client id and client secret", err)
+	var refused *concur.CredentialsRefusedError
+	if !errors.As(err, &refused) {
+		return err
 	}
-	return err
+	// The token endpoint's own advice: a request token it refused is
+	// mended by a new one, not by running the exchange that just failed.
+	var authErr *concur.AuthError
+	if errors.As(refused.Err, &authErr) && authErr.Advice() != "" {
+		return fmt.Errorf("%w: %s", refused.Err, authErr.Advice())
+	}
+	return fmt.Errorf("%w: %s", refused.Err, refused.Advice())
 }
 
 // args returns the positional arguments after checking that there are
@@ -226,21 +255,25 @@ func erpID(c *cli.Context) (string, error) {
 	return required(c, flagERPID, envERPID)
 }
 
-// withClient builds the client of the flags and runs fn with it, adding
-// advice to authentication failures; its connections are closed after.
-func withClient(c *cli.Context, fn func(*concur.Client) error) error {
+// withClient builds the client of the flags, gets its first access token
+// (so that refused credentials are reported with advice before any API
+// call) and runs fn with it; its connections are closed after.
+func withClient(ctx context.Context, c *cli.Context, fn func(*concur.Client) error) error {
 	hc := httpClient(c)
 	defer hc.CloseIdleConnections()
-	cl, err := newClient(c, hc)
+	cl, tokens, err := newClient(c, hc)
 	if err != nil {
 		return err
 	}
-	return explain(fn(cl))
+	if _, err := tokens.TokenContext(ctx); err != nil {
+		return explain(err)
+	}
+	return fn(cl)
 }
 
 // withERPAndArg reads the one argument (described by what) and the ERP id
 // flag, and runs fn with the client, the ERP id and the argument.
-func withERPAndArg(c *cli.Context, what string, fn func(cl *concur.Client, erpID, arg string) error) error {
+func withERPAndArg(ctx context.Context, c *cli.Context, what string, fn func(cl *concur.Client, erpID, arg string) error) error {
 	a, err := args(c, 1, 1, what)
 	if err != nil {
 		return err
@@ -249,7 +282,7 @@ func withERPAndArg(c *cli.Context, what string, fn func(cl *concur.Client, erpID
 	if err != nil {
 		return err
 	}
-	return withClient(c, func(cl *concur.Client) error {
+	return withClient(ctx, c, func(cl *concur.Client) error {
 		return fn(cl, id, a[0])
 	})
 }

@@ -9,15 +9,18 @@ import (
 	"github.com/concurflow/concurflow/concur"
 )
 
-// dataObject returns the API object of a name `data get` accepts.
+// dataObject returns the API object of a name `data get` accepts: the
+// API's path segment (taxData), as the concur_accounting output's object
+// field takes it; tax-data and tax_data are accepted too.
 func dataObject(name string) (concur.Object, error) {
-	switch name {
-	case "accounts", "vendors", "lists":
-		return concur.Object(name), nil
-	case "tax-data":
+	if name == "tax-data" {
 		return concur.ObjectTaxData, nil
 	}
-	return "", fmt.Errorf("unknown object %q: want accounts, vendors, lists or tax-data", name)
+	obj, err := concur.ParseObject(name)
+	if err != nil {
+		return "", fmt.Errorf("unknown object %q: want accounts, vendors, lists or taxData", name)
+	}
+	return obj, nil
 }
 
 // dataCommand is `concurflow data`: the ERP data cached in Concur.
@@ -28,8 +31,8 @@ func dataCommand(s streams) *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "get",
-				Usage:     "Print every cached record of accounts, vendors, lists or tax-data, one JSON object a line",
-				ArgsUsage: "accounts|vendors|lists|tax-data",
+				Usage:     "Print every cached record of accounts, vendors, lists or taxData, one JSON object a line",
+				ArgsUsage: "accounts|vendors|lists|taxData",
 				Description: `Follows every next link of the object's GET endpoint (pages of about
 1 MB, see the Accounts page) and prints each record as Concur returned it,
 compacted to one line. Records already printed stay printed when a later
@@ -37,8 +40,8 @@ page fails; the error then goes to standard error with a non-zero exit.
 Tax data is printed one country a record.`,
 				Flags: append(clientFlags(), erpFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					what := "exactly one argument (accounts, vendors, lists or tax-data)"
-					return withERPAndArg(c, what, func(cl *concur.Client, erpID, name string) error {
+					what := "exactly one argument (accounts, vendors, lists or taxData)"
+					return withERPAndArg(ctx, c, what, func(cl *concur.Client, erpID, name string) error {
 						obj, err := dataObject(name)
 						if err != nil {
 							return err

@@ -44,7 +44,7 @@ one registration per company per minute.`,
 					if err != nil {
 						return err
 					}
-					return withClient(c, func(cl *concur.Client) error {
+					return withClient(ctx, c, func(cl *concur.Client) error {
 						return s.printERP(cl.RegisterERP(ctx, pkg))
 					})
 				}),
@@ -58,7 +58,7 @@ one registration per company per minute.`,
 					if _, err := args(c, 0, 0, "no arguments"); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *concur.Client) error {
+					return withClient(ctx, c, func(cl *concur.Client) error {
 						erps, err := cl.ListERPs(ctx)
 						if err != nil {
 							return err
@@ -79,7 +79,7 @@ one registration per company per minute.`,
 					if err != nil {
 						return err
 					}
-					return withClient(c, func(cl *concur.Client) error {
+					return withClient(ctx, c, func(cl *concur.Client) error {
 						return s.printERP(cl.GetERP(ctx, id))
 					})
 				}),
@@ -102,7 +102,7 @@ $ERP_ID.`,
 					if err != nil {
 						return err
 					}
-					return withClient(c, func(cl *concur.Client) error {
+					return withClient(ctx, c, func(cl *concur.Client) error {
 						return s.printERP(cl.UpdateERP(ctx, id, pkg))
 					})
 				}),
@@ -121,7 +121,7 @@ exported ERP_ID is never deleted by accident.`,
 						return err
 					}
 					id := a[0]
-					return withClient(c, func(cl *concur.Client) error {
+					return withClient(ctx, c, func(cl *concur.Client) error {
 						if err := cl.UnregisterERP(ctx, id); err != nil {
 							return err
 						}

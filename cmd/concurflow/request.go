@@ -38,7 +38,7 @@ code is 0 whatever the status: read the status field.`,
 					&cli.DurationFlag{Name: flagPollInterval, Value: time.Second, Usage: "wait between polls with --wait"},
 				),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					return withERPAndArg(c, "exactly one argument (the request id)", func(cl *concur.Client, erpID, requestID string) error {
+					return withERPAndArg(ctx, c, "exactly one argument (the request id)", func(cl *concur.Client, erpID, requestID string) error {
 						st, err := requestStatus(ctx, cl, erpID, requestID, c.Bool(flagWait), c.Duration(flagPollInterval))
 						if err != nil {
 							return err
@@ -57,7 +57,7 @@ validationErrors) on its own line. A request without errors prints
 nothing.`,
 				Flags: append(clientFlags(), erpFlag()),
 				Action: verbAction(func(ctx context.Context, c *cli.Context) error {
-					return withERPAndArg(c, "exactly one argument (the request id)", func(cl *concur.Client, erpID, requestID string) error {
+					return withERPAndArg(ctx, c, "exactly one argument (the request id)", func(cl *concur.Client, erpID, requestID string) error {
 						n, err := writeLines(s.out, cl.RequestErrors(ctx, erpID, requestID))
 						if err != nil {
 							return fmt.Errorf("%w (after %d errors printed)", err, n)

@@ -290,9 +290,25 @@ func TestVerbsWalkThrough(t *testing.T) {
 	if pages < 3 {
 		t.Fatalf("data get read %d pages of 1 KB, want several", pages)
 	}
-	for _, obj := range []string{"vendors", "lists", "tax-data"} {
+	for _, obj := range []string{"vendors", "lists"} {
 		if out := e.ok("", e.verb("data get", "--erp-id", erpID, obj)...); out != "" {
 			t.Errorf("data get %s printed %q for no data", obj, out)
+		}
+	}
+	// Tax data, one country a line, under the API's name (and the old one).
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "erp", "tax_data_body.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client().AddTaxData(context.Background(), erpID, bytes.TrimSpace(body), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []string{"taxData", "tax-data"} {
+		if countries := lines(t, e.ok("", e.verb("data get", "--erp-id", erpID, obj)...)); len(countries) != 10 || countries[0]["countryCode"] == nil {
+			t.Errorf("data get %s printed %d countries, want the 10 sent: %v", obj, len(countries), countries)
 		}
 	}
 
@@ -351,7 +367,7 @@ func TestVerbErrors(t *testing.T) {
 	wrong := "wrong-" + e.co.ClientSecret[:8]
 	e.secrets = append(e.secrets, wrong)
 	args := append(e.storeArgs(), "--client-id", e.co.ClientID, "--client-secret", wrong, "--url", e.srv.URL())
-	e.fails(1, []string{"invalid_client", "401", "check the client id and client secret"},
+	e.fails(1, []string{"invalid_client", "401", "client id or client secret is wrong"},
 		append([]string{"auth", "exchange", "--request-token", e.co.RequestToken}, args...)...)
 	if e.refreshToken() != "" {
 		t.Fatal("a refused exchange stored a token")
@@ -367,7 +383,7 @@ func TestVerbErrors(t *testing.T) {
 	// Unknown ERP and request.
 	e.fails(1, []string{"404", "correlation id"}, e.verb("data get", "--erp-id", "6a1c5e5e-0000-4000-8000-000000000000", "accounts")...)
 	e.fails(1, []string{"404"}, e.verb("request status", "--erp-id", erpID, "6a1c5e5e-0000-4000-8000-000000000001")...)
-	e.fails(1, []string{"unknown object \"bogus\""}, e.verb("data get", "--erp-id", erpID, "bogus")...)
+	e.fails(1, []string{"unknown object \"bogus\": want accounts, vendors, lists or taxData"}, e.verb("data get", "--erp-id", erpID, "bogus")...)
 	e.fails(1, []string{"want no arguments, got 1"}, e.verb("erp list", "extra")...)
 	e.fails(1, []string{"--erp-id is required", "$CONCUR_ERP_ID"}, e.verb("data get", "accounts")...)
 	e.fails(1, []string{"flag --erp-id comes after the argument \"accounts\""}, append(e.verb("data get", "accounts"), "--erp-id", erpID)...)
@@ -395,6 +411,71 @@ func TestVerbErrors(t *testing.T) {
 	// A new exchange mends it.
 	e.exchange()
 	e.ok("", e.verb("erp list")...)
+}
+
+// TestAuthAdvice checks that the advice on a refused token request follows
+// the token endpoint's OAuth2 error: a wrong client id or secret is not
+// mended by a new request token, a refused request token not by running
+// the exchange that refused it, a revoked refresh token by a new exchange.
+func TestAuthAdvice(t *testing.T) {
+	e := newVerbEnv(t)
+	wrong := "wrong-" + e.co.ClientSecret[:8]
+	e.secrets = append(e.secrets, wrong)
+	// withFlags is the verb with the client flags, flags overriding them.
+	withFlags := func(words string, flags ...string) []string {
+		a := append(strings.Fields(words), "--company-id", e.co.ID, "--token-store", e.store,
+			"--client-id", e.co.ClientID, "--client-secret", e.co.ClientSecret, "--url", e.srv.URL())
+		for i := 0; i+1 < len(flags); i += 2 {
+			if j := slices.Index(a, flags[i]); j >= 0 {
+				a[j+1] = flags[i+1]
+				continue
+			}
+			a = append(a, flags[i], flags[i+1])
+		}
+		return a
+	}
+	exchange := func(flags ...string) []string {
+		return withFlags("auth exchange", append([]string{"--request-token", e.co.RequestToken}, flags...)...)
+	}
+	clientAdvice := []string{"client id or client secret is wrong: check them"}
+	noRequestToken := []string{"get a new request token", "auth exchange", "refused since"}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		want, not []string
+	}{
+		{"exchange, wrong secret", exchange("--client-secret", wrong),
+			append([]string{"invalid_client", "code 64"}, clientAdvice...), noRequestToken},
+		{"exchange, unknown client", exchange("--client-id", "6a1c5e5e-0000-4000-8000-00000000c11d"),
+			append([]string{"invalid_client", "code 61"}, clientAdvice...), noRequestToken},
+		{"exchange, company without the app", withFlags("auth exchange", "--request-token", e.co.RequestToken, "--company-id", "6a1c5e5e-0000-4000-8000-00000000c0de"),
+			[]string{"invalid_client", "code 53", "company has not enabled this client"}, noRequestToken},
+		{"exchange, bad request token", exchange("--request-token", "6a1c5e5e-0000-4000-8000-000000000000"),
+			[]string{"invalid_grant", "code 5)", "request token is wrong, expired", "get a new request token from the company's Concur administrator"},
+			[]string{"auth exchange", "client secret", "refresh token", "refused since"}},
+	} {
+		r := e.fails(1, c.want, c.args...)
+		for _, n := range c.not {
+			if strings.Contains(r.err, n) {
+				t.Errorf("%s: stderr %q says %q", c.name, r.err, n)
+			}
+		}
+	}
+	if e.refreshToken() != "" {
+		t.Fatal("a refused exchange stored a token")
+	}
+
+	e.exchange()
+	// A stored refresh token with the wrong secret: still the client's fault.
+	r := e.fails(1, append([]string{"refresh_token grant", "invalid_client"}, clientAdvice...), withFlags("erp list", "--client-secret", wrong)...)
+	for _, n := range noRequestToken {
+		if strings.Contains(r.err, n) {
+			t.Errorf("stderr %q says %q", r.err, n)
+		}
+	}
+	// A revoked refresh token: a new request token and an exchange.
+	e.srv.RevokeTokens(e.co.ID)
+	e.fails(1, []string{"invalid_grant", "code 108", "refresh token is expired or revoked", "new request token", "run `concurflow auth exchange`"}, e.verb("erp list")...)
 }
 
 // hookWriter calls hook before its first write.
@@ -520,6 +601,93 @@ func TestVerbHelpShowsNoSecrets(t *testing.T) {
 		}
 		if strings.HasPrefix(words, "auth exchange") && !strings.Contains(help.String(), "$CONCUR_CLIENT_SECRET") {
 			t.Errorf("help does not name the secret's environment variable:\n%s", help.String())
+		}
+	}
+}
+
+// verbApp is an app with the verbs writing to out: the Benthos CLI leaves
+// the app's writer at os.Stdout.
+func verbApp(out io.Writer) *cli.App {
+	s := streams{in: strings.NewReader(""), out: io.Discard, errOut: io.Discard}
+	return &cli.App{Name: "concurflow", Writer: out, ErrWriter: out,
+		Commands: []*cli.Command{authCommand(s), erpCommand(s), requestCommand(s), dataCommand(s), sandboxCommand()}}
+}
+
+// help runs the words of a verb in a fresh app and returns what it printed.
+func help(t *testing.T, words ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := verbApp(&out).Run(append([]string{"concurflow"}, words...)); err != nil {
+		t.Fatalf("concurflow %s: %v\n%s", strings.Join(words, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// TestVerbHelpAfterArgument: --help or -h after an argument shows the
+// verb's help, the same as before it, and runs nothing (the verb would
+// fail: no flag or environment variable names a company).
+func TestVerbHelpAfterArgument(t *testing.T) {
+	newVerbEnv(t) // clears the environment
+	for _, words := range []string{"data get accounts", "erp get 6a1c5e5e-0000-4000-8000-000000000000",
+		"erp unregister 6a1c5e5e-0000-4000-8000-000000000000", "request status r-1", "request errors r-1", "auth exchange extra"} {
+		w := strings.Fields(words)
+		before := help(t, append(w[:2:2], "--help")...)
+		if !strings.Contains(before, "USAGE") {
+			t.Fatalf("%s --help printed %q", w[:2], before)
+		}
+		for _, flag := range []string{"--help", "-h"} {
+			if after := help(t, append(slices.Clone(w), flag)...); after != before {
+				t.Errorf("%s %s printed\n%s\nwant\n%s", words, flag, after, before)
+			}
+		}
+	}
+}
+
+// TestVerbFlagPlaceholders: urfave/cli takes a back-quoted word of a flag's
+// usage as the placeholder of its value, which garbled `--erp-id` into
+// "--erp-id erp register" in every verb's help.
+func TestVerbFlagPlaceholders(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(slices.Clone(path), c.Name)
+			walk(p, c.Subcommands)
+			for _, f := range c.Flags {
+				df, ok := f.(cli.DocGenerationFlag)
+				if !ok || !df.TakesValue() {
+					continue
+				}
+				if strings.Count(df.GetUsage(), "`") >= 2 {
+					t.Errorf("%s --%s: the back-quotes of usage %q make a placeholder", strings.Join(p, " "), f.Names()[0], df.GetUsage())
+				}
+			}
+			if len(c.Subcommands) == 0 {
+				h := help(t, append(p, "--help")...)
+				for _, f := range c.Flags {
+					if df, ok := f.(cli.DocGenerationFlag); ok && df.TakesValue() && !strings.Contains(h, "--"+f.Names()[0]+" value") {
+						t.Errorf("%s --help lacks \"--%s value\":\n%s", strings.Join(p, " "), f.Names()[0], h)
+					}
+				}
+			}
+		}
+	}
+	walk(nil, verbApp(io.Discard).Commands)
+}
+
+// TestLintObject: `concurflow lint` refuses a concur_accounting output whose
+// object is none of the four.
+func TestLintObject(t *testing.T) {
+	dir := t.TempDir()
+	for object, want := range map[string]int{"account": 1, "accounts": 0, "taxData": 0, `'${! meta("object") }'`: 0} {
+		path := filepath.Join(dir, "p.yaml")
+		conf := "input:\n  stdin: {}\noutput:\n  concur_accounting:\n    company_id: c\n    erp_id: e\n    object: " + object +
+			"\n    auth:\n      client_id: id\n      client_secret: secret\n"
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"concurflow", "lint", path}, streams{in: strings.NewReader(""), out: &out, errOut: &errOut}); code != want {
+			t.Errorf("lint with object %s: exit %d, want %d", object, code, want)
 		}
 	}
 }

@@ -335,10 +335,15 @@ func (a *authClients) reportRefused(refused *concurapi.CredentialsRefusedError, 
 	if known {
 		state = "still refused"
 	}
-	a.log.With("companyId", refused.CompanyID).Errorf(
-		"Concur %s the credentials of company %s: %v. %s; "+
-			"to fix, get a new request token from App Center and run `concurflow auth exchange --company-id %s --token-store %s`",
-		state, refused.CompanyID, refused.Err, consequence, refused.CompanyID, a.storeDir)
+	// The fix follows the token endpoint's answer: a wrong client id or
+	// secret is not mended by a new request token.
+	fix := refused.Advice()
+	var authErr *concurapi.AuthError
+	if !errors.As(refused.Err, &authErr) || authErr.Remedy() == concurapi.RemedyRequestToken || authErr.Remedy() == concurapi.RemedyRefreshToken {
+		fix = fmt.Sprintf("%s; the exchange for this pipeline: `concurflow auth exchange --company-id %s --token-store %s`", fix, refused.CompanyID, a.storeDir)
+	}
+	a.log.With("companyId", refused.CompanyID).Errorf("Concur %s the credentials of company %s: %v. %s; to fix: %s",
+		state, refused.CompanyID, refused.Err, consequence, fix)
 }
 
 func (a *authClients) reportExpiry(companyID string, ts *concurapi.TokenSource) {

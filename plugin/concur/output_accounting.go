@@ -55,7 +55,7 @@ func accountingOutputSpec() *service.ConfigSpec {
 		Summary("Writes ERP accounts, vendors, list names or tax data to SAP Concur's Accounting Integration v4 API in size-packed, rate-limited, idempotent requests.").
 		Description(`
 Each message is one record in the API's JSON shape: an account, vendor or list
-name object with a string `+"`id`"+`, or for `+"`tax_data`"+` one country entry
+name object with a string `+"`id`"+`, or for `+"`taxData`"+` one country entry
 (an element of the tax data `+"`data`"+` array, keyed by `+"`countryCode`"+`).
 A batch is grouped by company, ERP and object (input order is kept within a
 group) and packed greedily into request bodies `+"`{\"data\":[…]}`"+` of at most
@@ -168,7 +168,8 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example("2fcffbce-a381-4169-a954-c0395eefd6f6").
 				Example(`${! meta("erp_id") }`),
 			service.NewInterpolatedStringField(acctFieldObject).
-				Description("The object the records are: `accounts`, `vendors`, `lists` or `tax_data` (`taxData` is accepted too).").
+				Description("The object the records are: `accounts`, `vendors`, `lists` or `taxData` (`tax_data` is accepted too). Lint rejects any other fixed value; a value interpolated per message that is none of these fails that message with an error naming them.").
+				LintRule(`root = if this.type() == "string" && !this.contains("${") && !["accounts", "vendors", "lists", "taxData", "tax_data"].contains(this) { [ "object %q is not one of accounts, vendors, lists or taxData".format(this) ] }`).
 				Example("accounts").
 				Example(`${! meta("object") }`),
 			authFieldSpec(),
@@ -208,7 +209,7 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example("30m").
 				Advanced(),
 			service.NewStringEnumField(acctFieldTaxDataMode, acctTaxAdd, acctTaxReplace).
-				Description("For `tax_data`: `add` POSTs every request; `replace` makes the run's first request a PUT replacing all cached tax data, and sends nothing more until it finished.").
+				Description("For `taxData`: `add` POSTs every request; `replace` makes the run's first request a PUT replacing all cached tax data, and sends nothing more until it finished.").
 				Default(acctTaxAdd).
 				Example(acctTaxReplace),
 			service.NewBoolField(acctFieldFullSync).

@@ -1,0 +1,117 @@
+package concur_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRefusedCredentialsAdvice: the error logged when a company's
+// credentials are refused says what the token endpoint's answer calls for:
+// a wrong client secret is not mended by a new request token and an
+// exchange, a revoked refresh token and expired request token are.
+func TestRefusedCredentialsAdvice(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name      string
+		breakIt   func(e *acctEnv) string // returns the client secret to configure
+		want, not []string
+	}{
+		{"wrong client secret", func(e *acctEnv) string { return "wrong-secret" },
+			[]string{"invalid_client", "client id or client secret is wrong"}, []string{"auth exchange", "get a new request token"}},
+		{"revoked", func(e *acctEnv) string {
+			e.sb.RevokeTokens(e.cos[0].ID)
+			e.sb.ExpireRequestTokens(e.cos[0].ID)
+			return e.cos[0].ClientSecret
+		}, []string{"invalid_grant", "get a new request token from the company's Concur administrator", "`concurflow auth exchange --company-id "}, []string{"client secret is wrong"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newAcctEnv(t, 1)
+			secret := c.breakIt(e)
+			co := e.cos[0]
+			out := fmt.Sprintf(`concur_accounting:
+  company_id: %s
+  erp_id: %s
+  object: accounts
+  batching: { count: 0, byte_size: 0, period: "" }
+  auth:
+    url: %s
+    token_store: %s
+    companies:
+      %s: { client_id: %s, client_secret: %s, request_token: %s }
+`, co.ID, e.erps[0], e.sb.URL(), e.store, co.ID, co.ClientID, secret, co.RequestToken)
+			b := service.NewStreamBuilder()
+			send, err := b.AddBatchProducerFunc()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.AddOutputYAML(out); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			b.SetLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError})))
+			stream, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- stream.Run(ctx) }()
+			go func() { _ = send(ctx, e.accounts(0, 1, 0)) }() // waits for credentials
+			var line string
+			for line == "" {
+				for l := range strings.SplitSeq(logs.String(), "\n") {
+					if strings.Contains(l, "refused the credentials of company "+co.ID) {
+						line = l
+					}
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("no refusal logged:\n%s", logs.String())
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			for _, w := range c.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("refusal %q lacks %q", line, w)
+				}
+			}
+			for _, n := range c.not {
+				if strings.Contains(line, n) {
+					t.Errorf("refusal %q says %q", line, n)
+				}
+			}
+			stopCtx, stopCancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer stopCancel()
+			_ = stream.Stop(stopCtx)
+			<-done
+		})
+	}
+}
