@@ -71,6 +71,8 @@ func newFixture(t testing.TB, opts ...sandbox.Option) *fixture {
 		"RESYNC_LOG":    filepath.Join(dir, "full_resync.ndjson"),
 		"RESYNC_DLQ":    filepath.Join(dir, "dlq", "resync_rejected.ndjson"),
 		"SCHEMAS_DIR":   schemasDir,
+		// Streams of one test run side by side: none serves HTTP.
+		"HTTP_ENABLED": "false",
 	}}
 	for _, d := range []string{"drop", "snapshot"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
