@@ -411,6 +411,12 @@ func TestPipelinesServePrometheusOnLoopback(t *testing.T) {
 	if !want.MatchString(rec.Body.String()) {
 		t.Errorf("/metrics lacks %s:\n%s", want, rec.Body.String())
 	}
+	// The metrics docs/metrics.md's example alerts use exist.
+	for _, name := range []string{"concur_auth_failed", "concur_refresh_token_expiry_seconds", "concur_accounting_records", "concur_accounting_requests"} {
+		if !strings.Contains(rec.Body.String(), "\n# TYPE "+name+" ") {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 }
 
 // runToEndLogged runs a bounded pipeline of this directory and returns
