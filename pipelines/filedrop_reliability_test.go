@@ -443,3 +443,65 @@ func runToEndLogged(t *testing.T, name string, env map[string]string) string {
 	}
 	return logs.String()
 }
+
+// TestNDJSONLineOverLimit puts a 4,500,000-byte line (over the 4 MB body
+// limit, so over what the NDJSON pipelines read whole) between two good
+// records: it is dead-lettered with its line number and the limit, and the
+// record after it still reaches Concur. Benthos's lines scanner would have
+// ended the file at it, with exit 0 and nothing dead-lettered.
+func TestNDJSONLineOverLimit(t *testing.T) {
+	huge := strings.Repeat("x", 4_500_000)
+	t.Run("file_drop_tax_data.yaml", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		entry := func(cc string) map[string]any {
+			return map[string]any{"countryCode": cc, "countryName": "Country " + cc, "stateEntries": []any{
+				map[string]any{"reclaimEntries": []any{map[string]any{"reclaimCode": "VAT19", "reclaimDesc": "Standard VAT", "reclaimDetails": []any{
+					map[string]any{"taxCode": "V1", "taxRateDesc": "Standard rate 19%", "percentage": 19, "validFrom": "2021-01-01"},
+				}}}},
+			}}
+		}
+		good1, bad, good2 := entry("FR"), entry("IT"), entry("ES")
+		bad["countryName"] = huge
+		writeNDJSON(t, filepath.Join(f.env["DROP_DIR"], "tax_data_huge.ndjson"), []map[string]any{good1, bad, good2})
+		runToEnd(t, "file_drop_tax_data.yaml", "", f.env)
+		waitIdle(t, f.srv)
+		got, err := f.srv.TaxData(f.co.ID, f.erpID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRecords(t, "tax data", got, decoded(t, good1, good2), "countryCode")
+		assertOverLimit(t, readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], "tax_data.ndjson")))
+	})
+	t.Run("full_resync_replay.yaml", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		records := []map[string]any{
+			{"id": "930001", "name": "Before", "type": "EXPENSE"},
+			{"id": "930002", "name": huge, "type": "EXPENSE"},
+			{"id": "930003", "name": "After", "type": "EXPENSE"},
+		}
+		writeNDJSON(t, filepath.Join(f.env["SNAPSHOT_DIR"], "accounts.ndjson"), records)
+		runToEnd(t, "full_resync_replay.yaml", "", f.env)
+		waitIdle(t, f.srv)
+		got, err := f.srv.Accounts(f.co.ID, f.erpID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertRecords(t, "accounts", got, []map[string]any{records[0], records[2]}, "id")
+		assertOverLimit(t, readNDJSON(t, f.env["RESYNC_DLQ"]))
+	})
+}
+
+func assertOverLimit(t *testing.T, dlq []map[string]any) {
+	t.Helper()
+	if len(dlq) != 1 {
+		t.Fatalf("%d dead letters, want the long line's", len(dlq))
+	}
+	if e, _ := dlq[0]["error"].(string); !strings.Contains(e, "line 2 of ") || !strings.Contains(e, "over the 4000000-byte limit") {
+		t.Errorf("dead letter reason %q, want the line and the limit", e)
+	}
+	if v, _ := dlq[0]["value"].(string); len(v) != 1024 {
+		t.Errorf("dead letter value of %d bytes, want the line's first 1024", len(v))
+	}
+}
