@@ -42,7 +42,7 @@ const DefaultMaxLineBytes = 4_000_000
 func scannerSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Beta().
-		Summary("Splits a stream into one message per line, like `lines`, but a line over `" + fieldMaxLineBytes + "` becomes a failed message with the line's first bytes instead of ending the input.").
+		Summary("Splits a stream into one message per line, like `lines`, but a line over `"+fieldMaxLineBytes+"` becomes a failed message with the line's first bytes instead of ending the input.").
 		Description(`
 Lines end with `+"`\\n`"+`; a `+"`\\r`"+` before it is dropped, and so is the last line break
 of the stream, as with Benthos's `+"`lines`"+` scanner. Each message has the
