@@ -51,10 +51,6 @@ func newFixture(t testing.TB, opts ...sandbox.Option) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schemasDir, err := filepath.Abs("../schemas")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	f := &fixture{srv: srv, co: co, erpID: erpID, env: map[string]string{
 		"CONCUR_URL":    srv.URL(),
@@ -70,7 +66,8 @@ func newFixture(t testing.TB, opts ...sandbox.Option) *fixture {
 		"SNAPSHOT_DIR":  filepath.Join(dir, "snapshot"),
 		"RESYNC_LOG":    filepath.Join(dir, "full_resync.ndjson"),
 		"RESYNC_DLQ":    filepath.Join(dir, "dlq", "resync_rejected.ndjson"),
-		"SCHEMAS_DIR":   schemasDir,
+		// Streams of one test run side by side: none serves HTTP.
+		"HTTP_ENABLED": "false",
 	}}
 	for _, d := range []string{"drop", "snapshot"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

@@ -124,18 +124,29 @@ func TestFileDrops(t *testing.T) {
 		dlq              string
 		dlqIDs           []string // key of each dead-lettered row
 		rowKey           string   // ERP column holding the key
+		// reasons: a dead-lettered row's key → text its reason must
+		// contain, in the schema's own spelling.
+		reasons map[string]string
 	}{
 		{
 			pipeline: "file_drop_accounts.yaml", object: "accounts",
 			files: []string{"accounts.csv", "accounts_invalid.csv"}, want: "accounts.ndjson", key: "id",
 			records: (*sandbox.Server).Accounts, dlq: "accounts.ndjson",
 			dlqIDs: []string{"", "990100", "990200", "990300"}, rowKey: "GL_ACCOUNT",
+			reasons: map[string]string{
+				"990100": "rejected by schema account.json: name is required",
+				"990300": `type: must be one of the following: "ACCOUNTS_PAYABLE", "ACCOUNTS_RECEIVABLE", "BANK",`,
+			},
 		},
 		{
 			pipeline: "parquet_vendors.yaml", object: "vendors",
 			files: []string{"vendors.parquet", "vendors_invalid.parquet"}, want: "vendors.ndjson", key: "id",
 			records: (*sandbox.Server).Vendors, dlq: "vendors.ndjson",
 			dlqIDs: []string{"E990002", "E990003", "E990005", "E990008", "V9900001", "V9900004", "V9900006", "V9900007"}, rowKey: "VENDOR_NO",
+			reasons: map[string]string{
+				"V9900004": "currencyCode: does not match pattern '^[A-Z]{3}$'",
+				"V9900007": `type: must be one of the following: "ACCOUNTING", "EMPLOYEE"`,
+			},
 		},
 		{
 			pipeline: "file_drop_lists.yaml", object: "lists",
@@ -148,6 +159,7 @@ func TestFileDrops(t *testing.T) {
 			files: []string{"tax_data.ndjson", "tax_data_invalid.ndjson"}, want: "tax_data.ndjson", key: "countryCode",
 			records: (*sandbox.Server).TaxData, dlq: "tax_data.ndjson",
 			dlqIDs: []string{"AT", "BE", "DEU", "IE"}, rowKey: "countryCode",
+			reasons: map[string]string{"DEU": "countryCode: does not match pattern '^[A-Z]{2}$'"},
 		},
 	}
 	for _, c := range cases {
@@ -165,6 +177,11 @@ func TestFileDrops(t *testing.T) {
 			assertRecords(t, c.object, got, readNDJSON(t, filepath.Join(erpDir, c.want)), c.key)
 
 			dlq := readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], c.dlq))
+			raw, err := os.ReadFile(filepath.Join(erpDir, c.files[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			invalidLines := strings.Split(string(raw), "\n")
 			ids := sortedStrings(dlq, func(m map[string]any) string {
 				row, _ := m["row"].(map[string]any)
 				id, _ := row[c.rowKey].(string)
@@ -174,8 +191,26 @@ func TestFileDrops(t *testing.T) {
 				t.Errorf("dead-lettered rows %q, want %q", ids, c.dlqIDs)
 			}
 			for _, m := range dlq {
-				if e, _ := m["error"].(string); e == "" || m["record"] == nil || !strings.HasSuffix(fmt.Sprint(m["file"]), "_invalid"+filepath.Ext(c.files[1])) {
+				e, _ := m["error"].(string)
+				if e == "" || m["record"] == nil || !strings.HasSuffix(fmt.Sprint(m["file"]), "_invalid"+filepath.Ext(c.files[1])) {
 					t.Errorf("dead-letter line without reason, record or source file: %v", m)
+				}
+				// The reasons are the schema's, spelled as it spells them:
+				// Benthos's json_schema lower-cased patterns and enum
+				// values and added "must validate …" noise (issue 11, item 3).
+				row, _ := m["row"].(map[string]any)
+				id, _ := row[c.rowKey].(string)
+				if want, ok := c.reasons[id]; ok && !strings.Contains(e, want) {
+					t.Errorf("%s: reason %q, want it to contain %q", id, e, want)
+				}
+				if strings.Contains(e, "must validate") {
+					t.Errorf("%s: reason %q names a schema branch instead of the field", id, e)
+				}
+				// An NDJSON line is kept byte for byte (issue 11, item 8).
+				if filepath.Ext(c.files[1]) == ".ndjson" {
+					if v, _ := m["value"].(string); v == "" || !slices.Contains(invalidLines, v) {
+						t.Errorf("%s: value %q is not a line of %s as it was", id, v, c.files[1])
+					}
 				}
 			}
 		})
@@ -209,17 +244,17 @@ func TestFileDropMissingColumns(t *testing.T) {
 		},
 		{
 			pipeline: "file_drop_lists.yaml", good: "lists.csv", bad: "lists_renamed.csv",
-			write: writeText("CODE,DESCRIPTION\nREGION,Region\n"),
+			write: writeText("CODE,DESCRIPTION\nREGION,Region\nPLANT,Plant\nSITE,Site\n"),
 			want:  "lists.ndjson", records: (*sandbox.Server).Lists, dlq: "lists.ndjson",
 			reason: "lists_renamed.csv: missing columns LIST_CODE, LIST_DESC",
-			dead:   1,
+			dead:   3,
 		},
 		{
 			pipeline: "parquet_vendors.yaml", good: "vendors.parquet", bad: "vendors_no_company.parquet",
 			write: writeVendorsWithoutCompanyName,
 			want:  "vendors.ndjson", extra: []map[string]any{employee}, records: (*sandbox.Server).Vendors, dlq: "vendors.ndjson",
 			reason: "vendors_no_company.parquet: missing column COMPANY_NAME",
-			dead:   1,
+			dead:   2,
 		},
 	}
 	for _, c := range cases {
@@ -228,7 +263,7 @@ func TestFileDropMissingColumns(t *testing.T) {
 			f := newFixture(t)
 			f.drop(t, c.good)
 			c.write(t, filepath.Join(f.env["DROP_DIR"], c.bad))
-			runToEnd(t, c.pipeline, "", f.env)
+			logs := runToEndLogged(t, c.pipeline, f.env)
 			waitIdle(t, f.srv)
 
 			got, err := c.records(f.srv, f.co.ID, f.erpID)
@@ -236,6 +271,16 @@ func TestFileDropMissingColumns(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertRecords(t, c.pipeline, got, append(readNDJSON(t, filepath.Join(erpDir, c.want)), c.extra...), "id")
+			// One ERROR for the file, not one per row (issue 11, item 8).
+			var errorLines int
+			for _, l := range strings.Split(logs, "\n") {
+				if strings.Contains(l, "level=ERROR") && strings.Contains(l, "missing column") {
+					errorLines++
+				}
+			}
+			if errorLines != 1 {
+				t.Errorf("%d ERROR lines about the missing columns for a file of %d such rows, want 1:\n%s", errorLines, c.dead, logs)
+			}
 			dlq := readNDJSON(t, filepath.Join(f.env["DLQ_DIR"], c.dlq))
 			if len(dlq) != c.dead {
 				t.Fatalf("%d dead letters, want %d: %v", len(dlq), c.dead, dlq)
@@ -261,7 +306,7 @@ func writeText(body string) func(t *testing.T, path string) {
 }
 
 // writeVendorsWithoutCompanyName writes a vendor export without the
-// COMPANY_NAME column that supplier rows need: one supplier, one employee.
+// COMPANY_NAME column that supplier rows need: two suppliers, one employee.
 func writeVendorsWithoutCompanyName(t *testing.T, path string) {
 	t.Helper()
 	type row struct {
@@ -276,6 +321,7 @@ func writeVendorsWithoutCompanyName(t *testing.T, path string) {
 	}
 	rows := []row{
 		{VendorNo: "V9900100", VendorType: "S", Currency: "EUR", Name1: "Supplier without company name"},
+		{VendorNo: "V9900101", VendorType: "S", Currency: "EUR", Name1: "Another supplier without company name"},
 		{VendorNo: "E990100", VendorType: "E", Currency: "EUR", FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com", PersonnelNo: "990100"},
 	}
 	if err := parquet.WriteFile(path, rows); err != nil {

@@ -25,6 +25,8 @@ func TestEveryComponentIsRegistered(t *testing.T) {
 		{"processor", "concur_request_errors", env.GetProcessorConfig},
 		{"processor", "concur_mappings", env.GetProcessorConfig},
 		{"scanner", "parquet_rows", env.GetScannerConfig},
+		{"scanner", "concur_lines", env.GetScannerConfig},
+		{"metrics", "concur_prometheus", env.GetMetricsConfig},
 	}
 	for _, w := range want {
 		view, ok := w.get(w.name)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/concurflow/concurflow/pipelines"
 	"github.com/concurflow/concurflow/sandbox"
-	"github.com/concurflow/concurflow/schemas"
 )
 
 // Flag names of the demo verb.
@@ -196,22 +196,9 @@ func runDemo(ctx context.Context, data, out string, s streams) (err error) {
 	return nil
 }
 
-// prepare writes the schemas and the sandbox's signing key into out and
-// fills the environment of the pipelines.
+// prepare writes the sandbox's signing key into out and fills the
+// environment of the pipelines.
 func (d *demoRun) prepare(data, out string) error {
-	schemaDir := filepath.Join(out, "schemas")
-	if err := os.MkdirAll(schemaDir, 0o755); err != nil {
-		return err
-	}
-	for _, n := range schemas.Names() {
-		b, err := fs.ReadFile(schemas.FS, n)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(schemaDir, n), b, 0o644); err != nil {
-			return fmt.Errorf("writing schema %s: %w", n, err)
-		}
-	}
 	key := filepath.Join(out, "sandbox.pem")
 	if err := os.WriteFile(key, d.srv.PublicKeyPEM(), 0o600); err != nil {
 		return fmt.Errorf("writing the sandbox's signing key: %w", err)
@@ -231,8 +218,9 @@ func (d *demoRun) prepare(data, out string) error {
 		"DROP_DIR":             data,
 		"DLQ_DIR":              filepath.Join(out, "dlq"),
 		"EVENTS_DIR":           filepath.Join(out, "events"),
-		"SCHEMAS_DIR":          schemaDir,
 		"ESS_PUBLIC_KEY_FILES": string(keys),
+		// The pipelines run side by side in this process: none serves HTTP.
+		"HTTP_ENABLED": "false",
 	}
 	return nil
 }
@@ -463,7 +451,7 @@ func (d *demoRun) report(w io.Writer) error {
 		}
 	}
 
-	fmt.Fprintln(w, "\nInvalid before sending (schema check → dead-letter files)")
+	fmt.Fprintln(w, "\nInvalid before sending (concur_accounting's schema check → dead-letter files)")
 	for _, drop := range demoDrops {
 		lines, err := readDLQ(filepath.Join(d.env["DLQ_DIR"], drop.dlq))
 		if err != nil {
@@ -582,21 +570,15 @@ func readDLQ(path string) ([]string, error) {
 	return out, err
 }
 
-// shortReason keeps the informative lines of a json_schema error on one
-// line: the "must validate …" lines only say which branch of the schema
-// applied.
+// demoRecordPrefix is the "record 3 (id \"V9900004\") " that
+// concur_accounting puts in front of a schema failure: the summary shows
+// the key in a column of its own.
+var demoRecordPrefix = regexp.MustCompile(`^record \d+ \((id|countryCode) "[^"]*"\) `)
+
+// shortReason is a dead-letter reason on one line, without the record's
+// index and key.
 func shortReason(err string) string {
-	var parts []string
-	for _, l := range strings.Split(err, "\n") {
-		l = strings.TrimSpace(strings.TrimPrefix(l, "processors failed: "))
-		if l != "" && !strings.Contains(l, "must validate ") {
-			parts = append(parts, l)
-		}
-	}
-	if len(parts) == 0 {
-		return strings.ReplaceAll(err, "\n", "; ")
-	}
-	return strings.Join(parts, "; ")
+	return strings.ReplaceAll(demoRecordPrefix.ReplaceAllString(err, ""), "\n", "; ")
 }
 
 func countLines(path string) (int, error) {

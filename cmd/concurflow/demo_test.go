@@ -49,9 +49,14 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"V1000002   Failed to validate the input data",
 		"type.cannot.update",
-		"ACCOUNT  990100     (root) name is required",
-		"LIST     (no id)    (root) id is required",
-		"TAX_DATA IE         data.0.stateEntries.0.reclaimEntries.0.reclaimDetails.0.percentage must be less than or equal to 100",
+		"ACCOUNT  990100     rejected by schema account.json: name is required",
+		// Patterns and enum values as the schema spells them (Benthos's
+		// json_schema processor lower-cased them).
+		`ACCOUNT  990300     rejected by schema account.json: type: must be one of the following: "ACCOUNTS_PAYABLE", "ACCOUNTS_RECEIVABLE",`,
+		"VENDOR   V9900004   rejected by schema vendor.json: currencyCode: does not match pattern '^[A-Z]{3}$'",
+		"TAX_DATA DEU        rejected by schema tax_data.json: countryCode: does not match pattern '^[A-Z]{2}$'",
+		`LIST     (no id)    lists record rejected before sending: invalid record: "id" must be a non-empty string`,
+		"TAX_DATA IE         rejected by schema tax_data.json: stateEntries.0.reclaimEntries.0.reclaimDetails.0.percentage: must be less than or equal to 100",
 		"OK: every request reached a final status",
 		"admin maps ERP list COST_CENTER",
 		"OK: each mapped list received its snapshot and changes; after unmapping, PROJECT items were no longer sent.",

@@ -23,7 +23,7 @@ func IsProjectComponent(name string) bool {
 
 // Page is one rendered component page.
 type Page struct {
-	Kind    string // input, output, processor, scanner
+	Kind    string // input, output, processor, scanner, metric
 	Name    string
 	Summary string
 	Body    []byte
@@ -56,6 +56,7 @@ func Render(env *service.Environment) ([]Page, error) {
 	env.WalkOutputs(add("output"))
 	env.WalkProcessors(add("processor"))
 	env.WalkScanners(add("scanner"))
+	env.WalkMetrics(add("metric"))
 	if len(errs) > 0 {
 		return nil, errs[0]
 	}

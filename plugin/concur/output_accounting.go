@@ -230,7 +230,8 @@ input:
   file:
     paths: [ ./exports/accounts.ndjson ]
     scanner:
-      lines: {}
+      lines:
+        max_buffer_size: 4000000 # records up to 200 KB; the default 64 KiB ends the file at a longer line
 output:
   concur_accounting:
     company_id: 09ac834c-46d6-49ff-9653-551d69072d56

@@ -161,7 +161,8 @@ input:
   file:
     paths: [ ./exports/accounts.ndjson ]
     scanner:
-      lines: {}
+      lines:
+        max_buffer_size: 4000000 # records up to 200 KB; the default 64 KiB ends the file at a longer line
 pipeline:
   processors:
     - concur_mappings:

@@ -59,7 +59,7 @@ func TestCSVWithWrongHeader(t *testing.T) {
 		"CONCUR_URL": sb.URL(), "COMPANY_ID": co.ID, "ERP_ID": erp,
 		"CLIENT_ID": co.ClientID, "CLIENT_SECRET": co.ClientSecret, "REQUEST_TOKEN": co.RequestToken,
 		"TOKEN_STORE": filepath.Join(dir, "tokens"), "DROP_DIR": drop, "DLQ_DIR": dlq,
-		"SCHEMAS_DIR": "../../schemas",
+		"HTTP_ENABLED": "false",
 	}
 	stream := harness.EmbeddedStream(t, "file_drop_accounts.yaml", env, "warn")
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
