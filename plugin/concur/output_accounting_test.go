@@ -350,14 +350,21 @@ func TestAccountingFullSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(reqs) != 3 {
-		t.Fatalf("%d requests, want 3", len(reqs))
+	// The two batches may share the deleteAll request (both queued before
+	// its slot) or not; whatever follows it was received after it finished.
+	if len(reqs) < 2 || len(reqs) > 3 {
+		t.Fatalf("%d requests, want 2 or 3", len(reqs))
 	}
-	if reqs[0].DeleteAll || !reqs[1].DeleteAll || reqs[2].DeleteAll {
-		t.Fatalf("deleteAll flags %v %v %v, want only the first of the sync", reqs[0].DeleteAll, reqs[1].DeleteAll, reqs[2].DeleteAll)
+	if reqs[0].DeleteAll || !reqs[1].DeleteAll {
+		t.Fatalf("deleteAll flags %v %v, want only the first of the sync", reqs[0].DeleteAll, reqs[1].DeleteAll)
 	}
-	if reqs[2].Received.Before(reqs[1].Completed) {
-		t.Fatalf("second request received %v before the deleteAll completed %v", reqs[2].Received, reqs[1].Completed)
+	for _, r := range reqs[2:] {
+		if r.DeleteAll {
+			t.Fatal("a second deleteAll in the same run")
+		}
+		if r.Received.Before(reqs[1].Completed) {
+			t.Fatalf("request received %v before the deleteAll completed %v", r.Received, reqs[1].Completed)
+		}
 	}
 }
 
@@ -413,7 +420,7 @@ func TestAccountingFaultsLandOnce(t *testing.T) {
 	e.expectIDs(0, sandbox.ObjectAccount, fmt.Sprint(rangeIDs("A", 0, 150)))
 	e.assertOnce(0, 150)
 	statuses := map[int]int{}
-	tokenCalls := 0
+	tokenCalls, unauthorized := 0, 0
 	for _, l := range e.sb.RequestLog() {
 		if strings.HasSuffix(l.Path, "/accounts") {
 			statuses[l.Status]++
@@ -421,9 +428,12 @@ func TestAccountingFaultsLandOnce(t *testing.T) {
 		if strings.HasSuffix(l.Path, "/token") && l.Status == 200 {
 			tokenCalls++
 		}
+		if !strings.HasSuffix(l.Path, "/token") && l.Status == 401 {
+			unauthorized++ // a PATCH or a status poll of a request
+		}
 	}
-	if statuses[429] < 4 || statuses[500] < 2 || statuses[0] < 2 || statuses[401] < 1 {
-		t.Fatalf("sandbox answered %v; the faults did not all fire", statuses)
+	if statuses[429] < 4 || statuses[500] < 2 || statuses[0] < 2 || unauthorized < 1 {
+		t.Fatalf("sandbox answered %v to PATCHes and %d 401s; the faults did not all fire", statuses, unauthorized)
 	}
 	if tokenCalls < 3 {
 		t.Fatalf("%d successful token calls: the access token was not replaced mid-stream", tokenCalls)
@@ -434,8 +444,12 @@ func TestAccountingRateLimit400Form(t *testing.T) {
 	e := newAcctEnv(t, 1, sandbox.WithRateLimitForm(sandbox.RateLimit400))
 	// 20 req/s against a sandbox allowing 1/s: the sandbox refuses most
 	// requests with its 400 rate-limit answer, which must be retried.
+	// Batches are sent one after another: sent together they would share
+	// one request.
 	s := e.start("rate_limit: 20", false)
-	s.sendConcurrently(t, e.accounts(0, 2, 0), e.accounts(0, 2, 2), e.accounts(0, 2, 4))
+	for i := range 3 {
+		sendOK(t, s, e.accounts(0, 2, 2*i))
+	}
 	e.waitIdle()
 	if got := e.ids(0, sandbox.ObjectAccount); len(got) != 6 {
 		t.Fatalf("accounts %v", got)
