@@ -98,12 +98,21 @@ type acctStream struct {
 // output fails go to a file with their error.
 func (e *acctEnv) start(extra string, withFallback bool) *acctStream {
 	e.t.Helper()
+	return e.startWith(nil, extra, withFallback)
+}
+
+// startWith is start with the output config passed through edit first.
+func (e *acctEnv) startWith(edit func(string) string, extra string, withFallback bool) *acctStream {
+	e.t.Helper()
 	b := service.NewStreamBuilder()
 	send, err := b.AddBatchProducerFunc()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	out := e.output(extra)
+	if edit != nil {
+		out = edit(out)
+	}
 	s := &acctStream{send: send, done: make(chan error, 1)}
 	if withFallback {
 		s.failed = filepath.Join(e.dir, fmt.Sprintf("failed-%d.ndjson", time.Now().UnixNano()))

@@ -126,16 +126,32 @@ type acctItem struct {
 	rec    []byte // as sent
 	pos    acctPos
 	owners []acctOwner
+	// done owners are settled; err is their outcome. Owners attached to a
+	// request in flight after that (older values arriving late) are
+	// settled alike when it is released. Both guarded by the endpoint's mu.
+	done int
+	err  error
 }
 
-func (it *acctItem) settle(err error) {
-	for _, ow := range it.owners {
+// settleOwners settles owners with the outcome err of the item's value.
+func (it *acctItem) settleOwners(owners []acctOwner, err error) {
+	for _, ow := range owners {
 		e := err
 		if e != nil && ow.replaced {
 			e = fmt.Errorf("%w (id %s), and that value failed: %w", errAcctSuperseded, it.id, err)
 		}
 		ow.t.settle(ow.i, e)
 	}
+}
+
+// settle settles the owners of it not settled yet with err, and records err
+// for owners attached later.
+func (ep *acctEndpoint) settle(it *acctItem, err error) {
+	ep.mu.Lock()
+	owners := it.owners[it.done:]
+	it.done, it.err = len(it.owners), err
+	ep.mu.Unlock()
+	it.settleOwners(owners, err)
 }
 
 // replacedOwners returns owners marked as replaced.
@@ -235,7 +251,7 @@ func (ep *acctEndpoint) enqueue(items []*acctItem) {
 	for _, it := range superseded {
 		// Its newer value was already settled: so is this one.
 		ep.o.metrics.records.Incr(int64(len(it.owners)), objLabel, "superseded")
-		it.settle(nil)
+		it.settleOwners(it.owners, nil)
 	}
 	ep.signal()
 }
@@ -303,9 +319,18 @@ func (ep *acctEndpoint) take(deleteAll bool) ([]byte, []*acctItem) {
 // release ends a request: its ids leave the flight, and records of them
 // that waited become sendable.
 func (ep *acctEndpoint) release(items []*acctItem) {
+	type late struct {
+		it     *acctItem
+		owners []acctOwner
+	}
+	var lates []late
 	ep.mu.Lock()
 	now := time.Now()
 	for _, it := range items {
+		if it.done > 0 && it.done < len(it.owners) {
+			lates = append(lates, late{it, it.owners[it.done:]})
+			it.done = len(it.owners)
+		}
 		if ep.inflight[it.id] == it {
 			delete(ep.inflight, it.id)
 			if ep.pending[it.id] != nil {
@@ -322,6 +347,10 @@ func (ep *acctEndpoint) release(items []*acctItem) {
 		ep.idleSince = now
 	}
 	ep.mu.Unlock()
+	for _, l := range lates {
+		ep.o.metrics.records.Incr(int64(len(l.owners)), string(ep.key.object), "superseded")
+		l.it.settleOwners(l.owners, l.it.err)
+	}
 	ep.signal()
 }
 
@@ -442,7 +471,7 @@ func (ep *acctEndpoint) run(ctx context.Context) {
 		}
 		if o.await == acctAwaitAccepted {
 			for _, it := range items {
-				it.settle(nil)
+				ep.settle(it, nil)
 			}
 		}
 		requests.Add(1)
@@ -458,7 +487,7 @@ func (ep *acctEndpoint) fail(items []*acctItem, err error) {
 	n := 0
 	for _, it := range items {
 		n += len(it.owners)
-		it.settle(err)
+		ep.settle(it, err)
 	}
 	ep.o.metrics.records.Incr(int64(n), string(ep.key.object), "failed")
 }
@@ -476,7 +505,7 @@ func (ep *acctEndpoint) follow(ctx context.Context, client *concurapi.Client, it
 		// Already applied (412): the earlier request's status is unknown.
 		if settle {
 			for _, it := range items {
-				it.settle(nil)
+				ep.settle(it, nil)
 			}
 		}
 		return nil
@@ -506,7 +535,7 @@ func (ep *acctEndpoint) follow(ctx context.Context, client *concurapi.Client, it
 	}
 	if settle {
 		for j, it := range items {
-			it.settle(failed[j])
+			ep.settle(it, failed[j])
 		}
 	} else {
 		for j, ferr := range failed {
