@@ -6,7 +6,8 @@
 // Every component authenticates with the same auth field group (this file):
 // company-level OAuth2 as the Company Level Authentication page describes it.
 // Clients are created per company on first use, since company ids are
-// interpolated per message; refresh tokens are kept in a directory store and
+// interpolated per message, and shared by every component of the process
+// (shared.go), so one token source per company refreshes its tokens; refresh tokens are kept in a directory store and
 // every rotated one is saved before it is used, access tokens only in
 // memory. Where the docs are silent: one application normally serves every
 // company, but credentials can be set per company (auth.companies) for

@@ -59,9 +59,12 @@ func accountingOutputSpec() *service.ConfigSpec {
 Each message is one record in the API's JSON shape: an account, vendor or list
 name object with a string `+"`id`"+`, or for `+"`tax_data`"+` one country entry
 (an element of the tax data `+"`data`"+` array, keyed by `+"`countryCode`"+`).
-A batch is grouped by company, ERP and object (input order is kept within a
-group) and packed greedily into request bodies `+"`{\"data\":[…]}`"+` of at most
-4,000,000 bytes; record bytes are sent as they are, never re-encoded. A record
+Records are queued per company, ERP and object, from every batch in flight,
+and one sender per company, ERP and object packs what is queued into a
+request body `+"`{\"data\":[…]}`"+` of at most 4,000,000 bytes whenever the rate
+limit grants it a request: requests go out at the limit and as full as the
+queue allows, however the input batches its messages. Record bytes are sent
+as they are, never re-encoded. A record
 that is not a JSON object with a non-empty string key, or is larger than
 200,000 bytes, or (with `+"`"+acctFieldValidate+"`"+`, the default) does not match its
 object's JSON Schema, fails on its own before any request is made; the rest of
@@ -86,11 +89,32 @@ tax data request is a PUT, which replaces all cached tax data, and later ones
 are POSTs. A run is the lifetime of the output; if the first request fails, the
 next one tries again.
 
+### Ordering
+
+Per record id (country code for tax data), the last value read is the one
+Concur ends with, with any `+"`max_in_flight`"+`:
+
+- In the queue a newer value of an id replaces a queued older one (last
+  value wins, fewer bytes); the replaced message is acknowledged or failed
+  with the value that replaced it.
+- Of two values of an id from the same sequence (`+"`"+acctFieldOrderKey+"`"+`, a Kafka
+  partition by default), the one with the higher `+"`"+acctFieldOrderOffset+"`"+` wins,
+  whichever reaches the output first: batches written concurrently, or one
+  redelivered after newer ones were written, are never sent over newer
+  values (counted as status superseded). Positions are remembered for two
+  minutes after an id's last write. Without offsets, arrival order decides.
+- A request holds its ids until Concur reports its final status. While it
+  is PROCESSING the next request may be sent, but only with other ids: a
+  record whose id is in flight waits in the queue.
+
 ### Delivery guarantees
 
 Every request carries an `+"`if-none-match`"+` key derived from the company, ERP,
-object and exact body bytes (a version 5 UUID), so a batch re-sent after a crash
-is answered 412 and counted as already applied rather than written twice. With
+object and exact body bytes (a version 5 UUID), so a body re-sent exactly
+after a crash is answered 412 and counted as already applied rather than
+written twice. Records redelivered after a crash may be packed into other
+bodies than before; that is harmless, as writes are whole-record upserts and
+deletes and the rules above keep the last value. With
 `+"`await: accepted`"+` (the default) messages are acknowledged once Concur
 answers 202. With `+"`await: final`"+` the output polls the request's status
 until SUCCESS, PARTIAL or ERROR and fails exactly the messages whose records
@@ -101,8 +125,9 @@ messages with a `+"`fallback`"+` or `+"`switch`"+` output to keep them.
 ### Rate limits and retries
 
 Each write endpoint is documented as callable once per second; the output keeps
-one token bucket per endpoint, company and ERP, shared by all batches in
-flight, at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
+one token bucket per endpoint, company and ERP, shared by every
+`+"`concur_accounting`"+` of the process writing to the same API (the strictest
+settings of them apply), at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
 margin adapts per bucket: it starts at `+"`"+acctFieldRateMargin+"`"+`, grows by 25ms on
 every rate-limit answer (up to `+"`"+acctFieldRateMarginMx+"`"+`) and shrinks by 0.25ms on
 every accepted request, so it settles just above the jitter of the link at
@@ -113,8 +138,9 @@ exponential back-off and full jitter, never sooner than the answer's
 `+"`max_elapsed_time`"+`; when the budget is spent the messages fail so that the
 input redelivers them (the repeat is safe thanks to the idempotency key). Any
 other 4xx is not retried: the messages of that request fail with Concur's
-error text. Once a request of a group fails that way, later requests of the
-same group in the batch are not sent, so that records never overtake each other.
+error text. Every Concur component of the process shares one API client,
+and so one token source, per company: two of them never race a
+refresh-token rotation.
 
 ### Refused credentials
 
@@ -131,8 +157,14 @@ and that command, repeated every 5 minutes while it lasts; the gauge
 `+"`concur_auth_failed`"+` (label company) is 1 meanwhile. A stream stopped while
 waiting leaves the messages unacknowledged, so the input delivers them again.
 Other companies' messages in the same batch are written, but the batch is
-acknowledged only once the waiting company's are too; with
-`+"`max_in_flight: 1`"+` the whole stream waits.
+acknowledged only once the waiting company's are too; once such batches fill
+`+"`max_in_flight`"+` the whole stream waits.
+
+A company that never had working credentials is different: no token was
+ever obtained for it and the token store holds none (typically a company id
+that is not configured, in a stream that sets no request token for all
+companies). Waiting cannot help, so its records fail at once with an error
+naming the company, and reach a `+"`fallback`"+`.
 
 ### Batching inside a fallback
 
@@ -150,7 +182,7 @@ route messages that failed processing, not writes.
 ### Metrics
 
 `+"`concur_accounting_records`"+` (labels object, status: accepted, applied,
-failed, invalid), `+"`concur_accounting_requests`"+` (labels object, status: the
+failed, invalid, superseded), `+"`concur_accounting_requests`"+` (labels object, status: the
 HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 `+"`concur_accounting_request_latency_ns`"+`, `+"`concur_accounting_rate_limit_wait_ns`"+`,
 `+"`concur_accounting_already_applied`"+` (412 answers),
@@ -193,7 +225,7 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Advanced(),
 			service.NewOutputMaxInFlightField().Default(8),
 			service.NewBatchPolicyField(acctFieldBatching).
-				Description("Batching policy. The default fills requests: flush at 3,900,000 bytes of records or after one second, whichever comes first.").
+				Description("Batching policy of the messages handed to the output. Requests are packed from every batch in flight whatever this says; batching matters for inputs that deliver single messages, where it keeps enough records in flight to fill requests (`max_in_flight` batches at a time). The default flushes at 3,900,000 bytes of records or after one second, whichever comes first.").
 				Default(map[string]any{"count": 0, "byte_size": acctDefaultBatchBytes, "period": "1s", "check": "", "processors": []any{}}),
 			service.NewStringEnumField(acctFieldAwait, acctAwaitAccepted, acctAwaitFinal).
 				Description("When a message is acknowledged: `accepted` once Concur answers 202, `final` once the request's processing finished, failing exactly the records Concur rejected.").

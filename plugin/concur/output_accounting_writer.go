@@ -269,6 +269,7 @@ func (ep *acctEndpoint) signal() {
 func (ep *acctEndpoint) take(deleteAll bool) ([]byte, []*acctItem) {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
+	ep.sweepLocked(time.Now()) // a busy endpoint never idles to sweep
 	prefix := acctPrefixData
 	if deleteAll {
 		prefix = acctPrefixDeleteAll
