@@ -96,7 +96,10 @@ Concur ends with, with any `+"`max_in_flight`"+`:
 
 - In the queue a newer value of an id replaces a queued older one (last
   value wins, fewer bytes); the replaced message is acknowledged or failed
-  with the value that replaced it.
+  with the value that replaced it. Vendors are the exception where the
+  type differs (or a delete is involved): a vendor's type cannot be
+  changed, so such a value is sent after the queued one, for Concur to
+  judge the change as it would one value at a time.
 - Of two values of an id from the same sequence (`+"`"+acctFieldOrderKey+"`"+`, a Kafka
   partition by default), the one with the higher `+"`"+acctFieldOrderOffset+"`"+` wins,
   whichever reaches the output first: batches written concurrently, or one

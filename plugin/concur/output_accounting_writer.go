@@ -3,6 +3,7 @@ package concur
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -131,6 +132,35 @@ type acctItem struct {
 	// settled alike when it is released. Both guarded by the endpoint's mu.
 	done int
 	err  error
+	// next is a newer value of the id that may not replace this one (see
+	// acctMustFollow): it is queued once this one is sent.
+	next *acctItem
+}
+
+// acctMustFollow reports whether the newer record next may not replace the
+// queued record prev of the same id, but must reach Concur after it: a
+// vendor's type cannot be changed (the Vendors page), so a vendor whose type
+// differs from the queued value's, or that follows or precedes a delete,
+// is sent after it, for Concur to judge the change as it would have one
+// value at a time. Every other newer value simply replaces the older one:
+// writes are whole-record upserts and deletes.
+func acctMustFollow(obj concurapi.Object, prev, next []byte) bool {
+	if obj != concurapi.ObjectVendors {
+		return false
+	}
+	return acctVendorType(prev) != acctVendorType(next)
+}
+
+// acctVendorType returns a vendor record's type, "" for a delete.
+func acctVendorType(rec []byte) string {
+	var v struct {
+		Type      string `json:"type"`
+		IsDeleted bool   `json:"isDeleted"`
+	}
+	if json.Unmarshal(rec, &v) != nil || v.IsDeleted {
+		return ""
+	}
+	return v.Type
 }
 
 // settleOwners settles owners with the outcome err of the item's value.
@@ -236,6 +266,13 @@ func (ep *acctEndpoint) enqueue(items []*acctItem) {
 		}
 		ep.last[it.id] = acctLast{pos: it.pos, at: now}
 		if p := ep.pending[it.id]; p != nil {
+			for p.next != nil {
+				p = p.next
+			}
+			if acctMustFollow(ep.key.object, p.rec, it.rec) {
+				p.next = it
+				continue
+			}
 			p.rec, p.pos = it.rec, it.pos
 			p.owners = append(replacedOwners(p.owners), it.owners...)
 			continue
@@ -275,7 +312,7 @@ func (ep *acctEndpoint) take(deleteAll bool) ([]byte, []*acctItem) {
 		prefix = acctPrefixDeleteAll
 	}
 	size := len(prefix) + len(acctSuffix)
-	var taken []*acctItem
+	var taken, follow []*acctItem
 	rest := ep.queue[:0]
 	full := false
 	for _, it := range ep.queue {
@@ -297,7 +334,15 @@ func (ep *acctEndpoint) take(deleteAll bool) ([]byte, []*acctItem) {
 		delete(ep.pending, it.id)
 		ep.inflight[it.id] = it
 		ep.ready--
+		if it.next != nil {
+			// The value that had to follow this one is queued now; it
+			// waits while this one is in flight.
+			ep.pending[it.id] = it.next
+			follow = append(follow, it.next)
+			it.next = nil
+		}
 	}
+	rest = append(rest, follow...) // after the loop: rest shares queue's array
 	for i := len(rest); i < len(ep.queue); i++ {
 		ep.queue[i] = nil
 	}

@@ -245,3 +245,44 @@ func TestAccountingWriterUnknownCompanyFails(t *testing.T) {
 	}
 	e.expectIDs(0, sandbox.ObjectAccount, "[A0001]")
 }
+
+// TestAccountingWriterVendorTypeChangeNotCoalesced: a vendor's type cannot
+// be changed, so a newer value with another type does not replace the
+// queued one but follows it, and Concur judges the change as it would one
+// value at a time; a delete followed by a vendor of another type succeeds.
+func TestAccountingWriterVendorTypeChangeNotCoalesced(t *testing.T) {
+	e := newAcctEnv(t, 1, sandbox.WithRateLimit(false))
+	s := e.start("await: final\nawait_poll_interval: 20ms", true)
+	vendor := func(id, typ string) *service.Message {
+		extra := ""
+		if typ == "EMPLOYEE" {
+			extra = `,"employeeId":"E1","firstName":"Dana","lastName":"Whitfield","email":"d@example.com"`
+		}
+		return e.msg(0, "vendors", fmt.Sprintf(`{"id":%q,"type":%q,"currencyCode":"EUR","name":"n","companyName":"c"%s}`, id, typ, extra))
+	}
+	sendOK(t, s, service.MessageBatch{
+		vendor("V1", "ACCOUNTING"), vendor("V1", "EMPLOYEE"),
+		vendor("V2", "ACCOUNTING"), e.msg(0, "vendors", `{"id":"V2","isDeleted":true}`), vendor("V2", "EMPLOYEE"),
+	})
+	e.waitIdle()
+	s.stop(t)
+	f := s.failures(t)
+	if len(f) != 1 || !strings.Contains(f["V1"], "Type cannot be updated") {
+		t.Fatalf("failures %v, want V1's type change rejected by Concur", f)
+	}
+	recs, err := e.sb.Records(e.cos[0].ID, e.erps[0], sandbox.ObjectVendor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, r := range recs {
+		var v struct{ ID, Type string }
+		if err := json.Unmarshal(r, &v); err != nil {
+			t.Fatal(err)
+		}
+		types[v.ID] = v.Type
+	}
+	if types["V1"] != "ACCOUNTING" || types["V2"] != "EMPLOYEE" {
+		t.Fatalf("vendor types %v, want V1 ACCOUNTING and V2 EMPLOYEE", types)
+	}
+}
