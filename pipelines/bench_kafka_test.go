@@ -54,7 +54,7 @@ func BenchmarkKafkaToConcur(b *testing.B) {
 		{100, 0},
 	} {
 		b.Run(fmt.Sprintf("companies=%d/processing=%v", c.companies, c.delay), func(b *testing.B) {
-			for b.Loop() {
+			for range b.N {
 				benchKafkaToConcur(b, records, c.companies, c.delay)
 			}
 		})
