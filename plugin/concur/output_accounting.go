@@ -108,7 +108,11 @@ Concur ends with, with any `+"`max_in_flight`"+`:
   minutes after an id's last write. Without offsets, arrival order decides.
 - A request holds its ids until Concur reports its final status. While it
   is PROCESSING the next request may be sent, but only with other ids: a
-  record whose id is in flight waits in the queue.
+  record whose id is in flight waits in the queue. The next request is
+  then sent once its records fill 90 % of a body, or when nothing is
+  processing any more: with a backlog requests go out full at the rate
+  limit, and when Concur processes slowly the output sends fewer, fuller
+  requests rather than many small ones queued behind each other.
 
 ### Delivery guarantees
 

@@ -52,6 +52,10 @@ import (
 // newest position per id) is dropped.
 const acctEndpointIdle = 2 * time.Minute
 
+// acctFullBody is the queued record bytes at which a body counts as full
+// (90 % of the limit): enough to send while another request is processing.
+const acctFullBody = concurapi.MaxBodyBytes * 9 / 10
+
 // acctLastTTL is how long the newest position of an id is remembered after
 // its last value was settled, to recognise older values arriving late.
 const acctLastTTL = 2 * time.Minute
@@ -212,6 +216,7 @@ type acctEndpoint struct {
 	pending   map[string]*acctItem
 	inflight  map[string]*acctItem
 	ready     int // queued ids not in flight
+	bytes     int // record bytes queued (ready or not)
 	requests  int // requests sent and not yet final
 	last      map[string]acctLast
 	lastSweep time.Time
@@ -271,14 +276,17 @@ func (ep *acctEndpoint) enqueue(items []*acctItem) {
 			}
 			if acctMustFollow(ep.key.object, p.rec, it.rec) {
 				p.next = it
+				ep.bytes += len(it.rec)
 				continue
 			}
+			ep.bytes += len(it.rec) - len(p.rec)
 			p.rec, p.pos = it.rec, it.pos
 			p.owners = append(replacedOwners(p.owners), it.owners...)
 			continue
 		}
 		ep.pending[it.id] = it
 		ep.queue = append(ep.queue, it)
+		ep.bytes += len(it.rec)
 		if ep.inflight[it.id] == nil {
 			ep.ready++
 		}
@@ -330,6 +338,7 @@ func (ep *acctEndpoint) take(deleteAll bool) ([]byte, []*acctItem) {
 			continue
 		}
 		size += add
+		ep.bytes -= len(it.rec)
 		taken = append(taken, it)
 		delete(ep.pending, it.id)
 		ep.inflight[it.id] = it
@@ -448,6 +457,14 @@ func (ep *acctEndpoint) run(ctx context.Context) {
 	for {
 		ep.mu.Lock()
 		ready := ep.ready > 0
+		// While a request is processing, the next waits until it can be
+		// filled (or nothing is processing any more): with a backlog,
+		// requests go out full at the rate limit; when Concur processes
+		// slowly, fewer and fuller requests instead of many small ones
+		// queued behind each other; when it is quick, nothing changes.
+		if ep.requests > 0 && ep.bytes < acctFullBody {
+			ready = false
+		}
 		ep.mu.Unlock()
 		if !ready {
 			select {

@@ -87,8 +87,9 @@ func TestAccountingWriterLastOffsetWins(t *testing.T) {
 }
 
 // TestAccountingWriterIDsInFlight: while a request is PROCESSING the next
-// one may be sent with other ids, not with one of its ids; a record of an
-// id in flight waits until the request is final.
+// one may be sent with other ids (once it is full: smaller ones wait for
+// the first to finish), not with one of its ids; a record of an id in
+// flight waits until the request is final.
 func TestAccountingWriterIDsInFlight(t *testing.T) {
 	e := newAcctEnv(t, 1, sandbox.WithRateLimit(false), sandbox.WithProcessingDelay(3*time.Second))
 	s := e.start("await_poll_interval: 50ms", false)
@@ -101,16 +102,25 @@ func TestAccountingWriterIDsInFlight(t *testing.T) {
 	}
 
 	sendOK(t, s, e.kafkaAccounts(0, 0, 10, "first", 0))
-	sendOK(t, s, e.kafkaAccounts(0, 10, 10, "other", 10))
+	// 95 records of 40,000 bytes: a full body of other ids.
+	r := rand.New(rand.NewPCG(1, 2))
+	var big service.MessageBatch
+	for i := range 95 {
+		raw, _ := e2eAccountOfSize(r, fmt.Sprintf("B%04d", i), 40_000)
+		m := e.msg(0, "accounts", raw)
+		m.MetaSetMut("kafka_offset", fmt.Sprint(10+i))
+		big = append(big, m)
+	}
+	sendOK(t, s, big)
 	reqs := requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
 	if !reqs[0].Completed.IsZero() && reqs[0].Completed.Before(reqs[1].Received) {
-		t.Fatal("the request with other ids waited for the first to finish; it may overlap")
+		t.Fatal("the full request with other ids waited for the first to finish; it may overlap")
 	}
 
-	sendOK(t, s, e.kafkaAccounts(0, 0, 1, "second", 20))
+	sendOK(t, s, e.kafkaAccounts(0, 0, 1, "second", 200))
 	reqs = requests()
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3", len(reqs))
