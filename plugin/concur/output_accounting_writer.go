@@ -498,9 +498,10 @@ func (ep *acctEndpoint) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			_, items := ep.take(false)
-			ep.fail(items, err)
-			ep.release(items)
+			if _, items := ep.take(false); len(items) > 0 {
+				ep.fail(items, err)
+				ep.release(items)
+			}
 			continue
 		}
 		deleteAll := first && ep.key.object.Patchable()
