@@ -413,14 +413,17 @@ type accountingOutput struct {
 	// company, ERP and object had the run's first request finish. Kept for
 	// the output's lifetime: forgetting one would repeat its deleteAll.
 	gateDone map[acctGroupKey]bool
+	// endpointIdle is acctEndpointIdle (shorter in tests).
+	endpointIdle time.Duration
 }
 
 func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*accountingOutput, error) {
 	o := &accountingOutput{
 		log:       mgr.Logger(),
 		metrics:   newAcctMetrics(mgr.Metrics()),
-		endpoints: map[acctGroupKey]*acctEndpoint{},
-		gateDone:  map[acctGroupKey]bool{},
+		endpoints:    map[acctGroupKey]*acctEndpoint{},
+		gateDone:     map[acctGroupKey]bool{},
+		endpointIdle: acctEndpointIdle,
 	}
 	var err error
 	if o.companyID, err = conf.FieldInterpolatedString(acctFieldCompanyID); err != nil {

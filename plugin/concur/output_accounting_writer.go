@@ -429,7 +429,7 @@ func (ep *acctEndpoint) idle(now time.Time) bool {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
 	ep.sweepLocked(now)
-	return len(ep.queue) == 0 && ep.requests == 0 && now.Sub(ep.idleSince) >= acctEndpointIdle
+	return len(ep.queue) == 0 && ep.requests == 0 && now.Sub(ep.idleSince) >= ep.o.endpointIdle
 }
 
 // retire removes an idle endpoint; it reports false when work arrived
@@ -450,7 +450,7 @@ func (o *accountingOutput) retire(ep *acctEndpoint) bool {
 // each carrying what is queued when its slot comes.
 func (ep *acctEndpoint) run(ctx context.Context) {
 	o := ep.o
-	idle := time.NewTicker(acctEndpointIdle / 4)
+	idle := time.NewTicker(o.endpointIdle / 4)
 	defer idle.Stop()
 	var requests sync.WaitGroup
 	defer requests.Wait()
