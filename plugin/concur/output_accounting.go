@@ -419,8 +419,8 @@ type accountingOutput struct {
 
 func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*accountingOutput, error) {
 	o := &accountingOutput{
-		log:       mgr.Logger(),
-		metrics:   newAcctMetrics(mgr.Metrics()),
+		log:          mgr.Logger(),
+		metrics:      newAcctMetrics(mgr.Metrics()),
 		endpoints:    map[acctGroupKey]*acctEndpoint{},
 		gateDone:     map[acctGroupKey]bool{},
 		endpointIdle: acctEndpointIdle,
