@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	concurapi "github.com/concurflow/concurflow/concur"
@@ -117,11 +118,16 @@ Concur ends with, with any `+"`max_in_flight`"+`:
 ### Delivery guarantees
 
 Every request carries an `+"`if-none-match`"+` key derived from the company, ERP,
-object and exact body bytes (a version 5 UUID), so a body re-sent exactly
-after a crash is answered 412 and counted as already applied rather than
-written twice. Records redelivered after a crash may be packed into other
-bodies than before; that is harmless, as writes are whole-record upserts and
-deletes and the rules above keep the last value. With
+object, exact body bytes and the run (a version 5 UUID), so a request
+retried after its answer was lost (a reset connection, a timeout) is
+answered 412 and counted as already applied rather than written twice.
+Records redelivered after a crash or restart are written again, in input
+order, and end with the last value per id: writes are whole-record upserts
+and deletes. They are deliberately not deduplicated across runs: with
+requests packed from whatever is queued, a later run can re-send an older
+value of an id before it gets to the newest one, and if the body carrying
+the newest one were answered 412 (because an earlier run had sent the same
+bytes before that older value), Concur would keep the older value. With
 `+"`await: accepted`"+` (the default) messages are acknowledged once Concur
 answers 202. With `+"`await: final`"+` the output polls the request's status
 until SUCCESS, PARTIAL or ERROR and fails exactly the messages whose records
@@ -415,6 +421,10 @@ type accountingOutput struct {
 	gateDone map[acctGroupKey]bool
 	// endpointIdle is acctEndpointIdle (shorter in tests).
 	endpointIdle time.Duration
+	// runID makes the idempotency keys of this run its own (see
+	// "Delivery guarantees"): a retried request is answered 412, a body
+	// that a later run packs alike is applied again.
+	runID string
 }
 
 func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*accountingOutput, error) {
@@ -424,6 +434,7 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 		endpoints:    map[acctGroupKey]*acctEndpoint{},
 		gateDone:     map[acctGroupKey]bool{},
 		endpointIdle: acctEndpointIdle,
+		runID:        uuid.NewString(),
 	}
 	var err error
 	if o.companyID, err = conf.FieldInterpolatedString(acctFieldCompanyID); err != nil {
@@ -750,7 +761,7 @@ type acctSent struct {
 func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, key acctGroupKey, method string, body []byte, slotTaken bool) (acctSent, error) {
 	objLabel := string(key.object)
 	rk := concurapi.RateKey{Endpoint: string(key.object), CompanyID: key.companyID, ERPID: key.erpID}
-	idemKey := concurapi.IdempotencyKey(key.companyID, key.erpID, method+" "+string(key.object), body)
+	idemKey := concurapi.IdempotencyKey(key.companyID, key.erpID, method+" "+string(key.object)+" run "+o.runID, body)
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		if !slotTaken {
