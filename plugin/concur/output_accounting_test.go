@@ -455,7 +455,8 @@ func TestAccountingRateLimit400Form(t *testing.T) {
 	// requests with its 400 rate-limit answer, which must be retried.
 	// Batches are sent one after another: sent together they would share
 	// one request.
-	s := e.start("rate_limit: 20", false)
+	// Polling often: a small request waits while the previous one processes.
+	s := e.start("rate_limit: 20\nawait_poll_interval: 10ms", false)
 	for i := range 3 {
 		sendOK(t, s, e.accounts(0, 2, 2*i))
 	}
