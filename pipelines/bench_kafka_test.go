@@ -34,7 +34,9 @@ import (
 //	               the one-request-per-second quota used while it had work
 //	429s           rate-limit answers counted by the output
 //
-// KAFKA_BENCH_RECORDS sets the backlog (default 300000). Run it with
+// KAFKA_BENCH_RECORDS sets the backlog (default 300000);
+// KAFKA_CHECKPOINT_LIMIT and KAFKA_BATCH_COUNT are passed to the pipeline
+// when set. Run it with
 // -benchtime=1x: one run per case is minutes of work.
 func BenchmarkKafkaToConcur(b *testing.B) {
 	records := 300_000
@@ -100,6 +102,11 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	env := harness.PipelineEnv(sb.URL(), strings.Join(brokers, ","), store, cos)
 	env["DLQ_PATH"] = filepath.Join(b.TempDir(), "dlq.ndjson")
 	env["LOG_LEVEL"] = "WARN"
+	for _, k := range []string{"KAFKA_CHECKPOINT_LIMIT", "KAFKA_BATCH_COUNT"} {
+		if v := os.Getenv(k); v != "" {
+			env[k] = v // to try other settings of the pipeline
+		}
+	}
 	var logs harness.LockedBuffer
 	mux := http.NewServeMux()
 
