@@ -107,7 +107,9 @@ Concur ends with, with any `+"`max_in_flight`"+`:
   redelivered after newer ones were written, are never sent over newer
   values (counted as status superseded). Positions are remembered for two
   minutes after an id's last write. Without offsets, arrival order decides.
-- A request holds its ids until Concur reports its final status. While it
+- A request holds its ids until Concur reports its final status (the
+  output polls it every `+"`"+acctFieldPollInterval+"`"+`, with `+"`await: accepted`"+` too, up to
+  `+"`"+acctFieldAwaitTimeout+"`"+`). While it
   is PROCESSING the next request may be sent, but only with other ids: a
   record whose id is in flight waits in the queue. The next request is
   then sent once its records fill 90 % of a body, or when nothing is
