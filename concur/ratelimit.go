@@ -197,6 +197,48 @@ func (b *bucket) setMargin(base, margin time.Duration) {
 	b.margin = margin
 }
 
+// Tighten makes l at least as strict as cfg: the longer of the two
+// intervals and the larger margins. Several writers sharing one limiter
+// (one per process and API) configured with different rates thus never
+// exceed the strictest of them together.
+func (l *RateLimiter) Tighten(cfg RateLimiterConfig) {
+	rate := cfg.Rate
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.base = max(l.base, time.Duration(float64(time.Second)/rate))
+	l.minMargin = max(l.minMargin, cfg.Margin)
+	l.maxMargin = max(l.maxMargin, cfg.MaxMargin, l.minMargin)
+	for _, b := range l.buckets {
+		b.margin = min(max(b.margin, l.minMargin), l.maxMargin)
+	}
+}
+
+// ForgetIdle drops key's bucket when it has refilled (no slot is reserved
+// ahead), so that a limiter keyed by ids taken from messages does not grow
+// for ever. A later Wait starts a fresh bucket at the minimum margin. It
+// reports whether the bucket is gone.
+func (l *RateLimiter) ForgetIdle(key RateKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return true
+	}
+	now := l.now()
+	if el := now.Sub(b.last); el > 0 {
+		b.tokens = min(b.tokens+float64(el)/float64(l.base+b.margin), l.burst)
+		b.last = now
+	}
+	if b.tokens < l.burst {
+		return false
+	}
+	delete(l.buckets, key)
+	return true
+}
+
 // Margin returns key's current margin: the extra spacing added to the
 // interval of the configured rate.
 func (l *RateLimiter) Margin(key RateKey) time.Duration {

@@ -113,3 +113,48 @@ func TestRateLimiterRealClock(t *testing.T) {
 		t.Fatalf("wait past a one-hour hold returned %v", err)
 	}
 }
+
+// TestRateLimiterTighten: a limiter shared by writers with different
+// settings spaces requests by the strictest of them.
+func TestRateLimiterTighten(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Rate: 2, Now: clk.Now, Sleep: clk.Sleep})
+	l.Tighten(RateLimiterConfig{Rate: 1, Margin: 10 * time.Millisecond})
+	l.Tighten(RateLimiterConfig{Rate: 4}) // looser: changes nothing
+	k := RateKey{Endpoint: "accounts", CompanyID: "c", ERPID: "e"}
+	var prev time.Time
+	for i := range 4 {
+		if _, err := l.Wait(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		now := clk.Now()
+		if i > 0 && now.Sub(prev) != 1010*time.Millisecond {
+			t.Fatalf("request %d spaced %v after the previous, want 1.01s", i, now.Sub(prev))
+		}
+		prev = now
+	}
+}
+
+// TestRateLimiterForgetIdle: a bucket is dropped only once it has refilled,
+// never while a slot is reserved ahead.
+func TestRateLimiterForgetIdle(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "vendors", CompanyID: "c", ERPID: "e"}
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if l.ForgetIdle(k) {
+		t.Fatal("forgot a bucket whose next slot is a second away")
+	}
+	clk.Sleep(context.Background(), time.Second)
+	if !l.ForgetIdle(k) {
+		t.Fatal("kept a refilled bucket")
+	}
+	l.mu.Lock()
+	n := len(l.buckets)
+	l.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d buckets left", n)
+	}
+}

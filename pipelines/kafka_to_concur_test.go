@@ -60,6 +60,9 @@ func TestKafkaToConcur(t *testing.T) {
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADTYPE1","name":5,"type":"BANK"}`), Headers: hdr("accounts")}, "name"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADENUM1","name":"n","type":"NOT_A_TYPE"}`), Headers: hdr("accounts")}, "type"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BIG1","name":"` + strings.Repeat("x", 210_000) + `","type":"BANK"}`), Headers: hdr("accounts")}, "200"},
+		// A company nobody set up: its records fail at once instead of
+		// holding the stream back while waiting for credentials.
+		{&kgo.Record{Key: []byte("5b0f6a52-0000-4000-8000-00000000c0de"), Value: []byte(`{"id":"NOCREDS1","name":"n","type":"BANK"}`), Headers: hdr("accounts")}, "has no credentials"},
 	}
 	extra := make([]*kgo.Record, len(bad))
 	for i, b := range bad {
@@ -76,7 +79,10 @@ func TestKafkaToConcur(t *testing.T) {
 	}
 
 	env := harness.PipelineEnv(sb.URL(), strings.Join(brokers, ","), filepath.Join(t.TempDir(), "tokens"), cos)
-	env["KAFKA_BATCH_COUNT"] = "250" // several batches per partition
+	// Many small batches per partition, written concurrently: the output
+	// must keep the last value per id and pack them into few requests.
+	const batchCount = 20
+	env["KAFKA_BATCH_COUNT"] = fmt.Sprint(batchCount)
 	dlqPath := filepath.Join(t.TempDir(), "dlq.ndjson")
 	env["DLQ_PATH"] = dlqPath
 	var logs harness.LockedBuffer
@@ -134,6 +140,9 @@ func TestKafkaToConcur(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d changes + %d bad records: %d requests accepted carrying %d records, %d re-sent bodies answered 412", len(changes), len(bad), st.Accepted, st.Records, st.Resent412)
+	if batches := len(changes) / batchCount; st.Accepted >= batches {
+		t.Errorf("%d requests for at least %d Kafka batches: records of several batches were not packed together", st.Accepted, batches)
+	}
 	for _, co := range cos {
 		if strings.Contains(logs.String(), co.ClientSecret) || strings.Contains(logs.String(), co.RequestToken) {
 			t.Errorf("the pipeline's logs contain a secret of company %s", co.ID)

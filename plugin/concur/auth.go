@@ -6,7 +6,8 @@
 // Every component authenticates with the same auth field group (this file):
 // company-level OAuth2 as the Company Level Authentication page describes it.
 // Clients are created per company on first use, since company ids are
-// interpolated per message; refresh tokens are kept in a directory store and
+// interpolated per message, and shared by every component of the process
+// (shared.go), so one token source per company refreshes its tokens; refresh tokens are kept in a directory store and
 // every rotated one is saved before it is used, access tokens only in
 // memory. Where the docs are silent: one application normally serves every
 // company, but credentials can be set per company (auth.companies) for
@@ -26,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -124,11 +124,9 @@ type authClients struct {
 	expiry    *service.MetricGauge   // company
 	failed    *service.MetricGauge   // company: 1 while credentials are refused
 
-	mu      sync.Mutex
-	clients map[string]*authClient
-
-	failMu  sync.Mutex
-	failing map[string]*authFailure // companies whose credentials are refused
+	// shared holds the clients, one per company for the whole process
+	// (see procShared), and the companies whose credentials are refused.
+	shared *procShared
 }
 
 // authFailure is a company whose writers wait for new credentials.
@@ -189,8 +187,7 @@ func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authCl
 		refreshes: mgr.Metrics().NewCounter("concur_token_refreshes", "company", "result"),
 		expiry:    mgr.Metrics().NewGauge("concur_refresh_token_expiry_seconds", "company"),
 		failed:    mgr.Metrics().NewGauge("concur_auth_failed", "company"),
-		clients:   map[string]*authClient{},
-		failing:   map[string]*authFailure{},
+		shared:    sharedState(mgr),
 	}
 	var err error
 	if a.defaults, err = authCredsFromParsed(conf); err != nil {
@@ -227,14 +224,56 @@ func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authCl
 	return a, nil
 }
 
-// Client returns the API client of a company.
+// Client returns the API client of a company: the one every component of
+// the process shares for this company, token store and URL.
 func (a *authClients) Client(ctx context.Context, companyID string) (*concurapi.Client, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.clients[companyID]; ok {
-		a.reportExpiry(companyID, c.tokens)
-		return c.client, nil
+	c, err := a.sharedClient(companyID)
+	if err != nil {
+		return nil, err
 	}
+	a.reportExpiry(companyID, c.tokens)
+	return c.client, nil
+}
+
+func (a *authClients) sharedClient(companyID string) (*sharedClient, error) {
+	return a.shared.client(sharedClientKey{url: a.url, storeDir: a.storeDir, companyID: companyID}, func() (authClient, error) {
+		return a.newClient(companyID)
+	})
+}
+
+// neverHadCredentials reports whether companyID, whose credentials were
+// just refused, never had working ones: no token was ever obtained for it
+// and the token store holds no refresh token. Its records then fail (no
+// wait can heal a company nobody set up), whereas a company whose
+// credentials worked before waits for new ones.
+func (a *authClients) neverHadCredentials(ctx context.Context, companyID string) bool {
+	c, err := a.sharedClient(companyID)
+	if err != nil {
+		return true
+	}
+	a.shared.mu.Lock()
+	had := c.hadCredentials
+	a.shared.mu.Unlock()
+	if had {
+		return false
+	}
+	if c.tokens.Refreshes() > 0 {
+		had = true
+	} else if st, err := a.store.Load(ctx, companyID); err == nil && st != nil && st.RefreshToken != "" {
+		had = true
+	} else if err != nil && !errors.Is(err, concurapi.ErrTokenNotFound) {
+		had = true // the store could not be read: assume the usual wait
+	}
+	if had {
+		a.shared.mu.Lock()
+		c.hadCredentials = true
+		a.shared.mu.Unlock()
+	}
+	return !had
+}
+
+// newClient creates the API client of a company.
+func (a *authClients) newClient(companyID string) (authClient, error) {
 	creds := a.companies[companyID].or(a.defaults)
 	ts, err := concurapi.NewTokenSource(concurapi.TokenSourceConfig{
 		CompanyID:    companyID,
@@ -248,7 +287,7 @@ func (a *authClients) Client(ctx context.Context, companyID string) (*concurapi.
 		OnRefresh:    a.onRefresh,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("setting up OAuth2 for company %s: %w", companyID, err)
+		return authClient{}, fmt.Errorf("setting up OAuth2 for company %s: %w", companyID, err)
 	}
 	client, err := concurapi.NewClient(concurapi.ClientConfig{
 		CompanyID:   companyID,
@@ -257,10 +296,9 @@ func (a *authClients) Client(ctx context.Context, companyID string) (*concurapi.
 		BaseURL:     a.url,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("setting up the API client for company %s: %w", companyID, err)
+		return authClient{}, fmt.Errorf("setting up the API client for company %s: %w", companyID, err)
 	}
-	a.clients[companyID] = &authClient{client: client, tokens: ts}
-	return client, nil
+	return authClient{client: client, tokens: ts}, nil
 }
 
 func (a *authClients) onRefresh(info concurapi.RefreshInfo) {
@@ -281,10 +319,10 @@ func (a *authClients) onRefresh(info concurapi.RefreshInfo) {
 	if !info.RefreshExpiry.IsZero() {
 		a.expiry.Set(int64(time.Until(info.RefreshExpiry).Seconds()), info.CompanyID)
 	}
-	a.failMu.Lock()
-	f := a.failing[info.CompanyID]
-	delete(a.failing, info.CompanyID)
-	a.failMu.Unlock()
+	a.shared.failMu.Lock()
+	f := a.shared.failing[info.CompanyID]
+	delete(a.shared.failing, info.CompanyID)
+	a.shared.failMu.Unlock()
 	a.failed.Set(0, info.CompanyID)
 	if f != nil {
 		log.Infof("Concur accepted the credentials of company %s again after %v refused; writes resume", info.CompanyID, time.Since(f.since).Round(time.Second))
@@ -316,17 +354,17 @@ func (a *authClients) waitForCredentials(ctx context.Context, err error) error {
 // says what happens to the messages meanwhile.
 func (a *authClients) reportRefused(refused *concurapi.CredentialsRefusedError, consequence string) {
 	now := time.Now()
-	a.failMu.Lock()
-	f, known := a.failing[refused.CompanyID]
+	a.shared.failMu.Lock()
+	f, known := a.shared.failing[refused.CompanyID]
 	if !known {
 		f = &authFailure{since: refused.Since}
-		a.failing[refused.CompanyID] = f
+		a.shared.failing[refused.CompanyID] = f
 	}
 	remind := !known || now.Sub(f.lastLog) >= authReminder
 	if remind {
 		f.lastLog = now
 	}
-	a.failMu.Unlock()
+	a.shared.failMu.Unlock()
 	a.failed.Set(1, refused.CompanyID)
 	if !remind {
 		return

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	concurapi "github.com/concurflow/concurflow/concur"
@@ -30,6 +31,8 @@ const (
 	acctFieldFullSync     = "full_sync"
 	acctFieldMaxRetries   = "max_retries"
 	acctFieldBackoff      = "backoff"
+	acctFieldOrderKey     = "ordering_key"
+	acctFieldOrderOffset  = "ordering_offset"
 )
 
 // Values of the await and tax_data_mode fields.
@@ -57,9 +60,12 @@ func accountingOutputSpec() *service.ConfigSpec {
 Each message is one record in the API's JSON shape: an account, vendor or list
 name object with a string `+"`id`"+`, or for `+"`taxData`"+` one country entry
 (an element of the tax data `+"`data`"+` array, keyed by `+"`countryCode`"+`).
-A batch is grouped by company, ERP and object (input order is kept within a
-group) and packed greedily into request bodies `+"`{\"data\":[…]}`"+` of at most
-4,000,000 bytes; record bytes are sent as they are, never re-encoded. A record
+Records are queued per company, ERP and object, from every batch in flight,
+and one sender per company, ERP and object packs what is queued into a
+request body `+"`{\"data\":[…]}`"+` of at most 4,000,000 bytes whenever the rate
+limit grants it a request: requests go out at the limit and as full as the
+queue allows, however the input batches its messages. Record bytes are sent
+as they are, never re-encoded. A record
 that is not a JSON object with a non-empty string key, or is larger than
 200,000 bytes, or (with `+"`"+acctFieldValidate+"`"+`, the default) does not match its
 object's JSON Schema, fails on its own before any request is made; the rest of
@@ -84,11 +90,46 @@ tax data request is a PUT, which replaces all cached tax data, and later ones
 are POSTs. A run is the lifetime of the output; if the first request fails, the
 next one tries again.
 
+### Ordering
+
+Per record id (country code for tax data), the last value read is the one
+Concur ends with, with any `+"`max_in_flight`"+`:
+
+- In the queue a newer value of an id replaces a queued older one (last
+  value wins, fewer bytes); the replaced message is acknowledged or failed
+  with the value that replaced it. Vendors are the exception where the
+  type differs (or a delete is involved): a vendor's type cannot be
+  changed, so such a value is sent after the queued one, for Concur to
+  judge the change as it would one value at a time.
+- Of two values of an id from the same sequence (`+"`"+acctFieldOrderKey+"`"+`, a Kafka
+  partition by default), the one with the higher `+"`"+acctFieldOrderOffset+"`"+` wins,
+  whichever reaches the output first: batches written concurrently, or one
+  redelivered after newer ones were written, are never sent over newer
+  values (counted as status superseded). Positions are remembered for two
+  minutes after an id's last write. Without offsets, arrival order decides.
+- A request holds its ids until Concur reports its final status (the
+  output polls it every `+"`"+acctFieldPollInterval+"`"+`, with `+"`await: accepted`"+` too, up to
+  `+"`"+acctFieldAwaitTimeout+"`"+`). While it
+  is PROCESSING the next request may be sent, but only with other ids: a
+  record whose id is in flight waits in the queue. The next request is
+  then sent once its records fill 90 % of a body, or when nothing is
+  processing any more: with a backlog requests go out full at the rate
+  limit, and when Concur processes slowly the output sends fewer, fuller
+  requests rather than many small ones queued behind each other.
+
 ### Delivery guarantees
 
 Every request carries an `+"`if-none-match`"+` key derived from the company, ERP,
-object and exact body bytes (a version 5 UUID), so a batch re-sent after a crash
-is answered 412 and counted as already applied rather than written twice. With
+object, exact body bytes and the run (a version 5 UUID), so a request
+retried after its answer was lost (a reset connection, a timeout) is
+answered 412 and counted as already applied rather than written twice.
+Records redelivered after a crash or restart are written again, in input
+order, and end with the last value per id: writes are whole-record upserts
+and deletes. They are deliberately not deduplicated across runs: with
+requests packed from whatever is queued, a later run can re-send an older
+value of an id before it gets to the newest one, and if the body carrying
+the newest one were answered 412 (because an earlier run had sent the same
+bytes before that older value), Concur would keep the older value. With
 `+"`await: accepted`"+` (the default) messages are acknowledged once Concur
 answers 202. With `+"`await: final`"+` the output polls the request's status
 until SUCCESS, PARTIAL or ERROR and fails exactly the messages whose records
@@ -99,8 +140,9 @@ messages with a `+"`fallback`"+` or `+"`switch`"+` output to keep them.
 ### Rate limits and retries
 
 Each write endpoint is documented as callable once per second; the output keeps
-one token bucket per endpoint, company and ERP, shared by all batches in
-flight, at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
+one token bucket per endpoint, company and ERP, shared by every
+`+"`concur_accounting`"+` of the process writing to the same API (the strictest
+settings of them apply), at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
 margin adapts per bucket: it starts at `+"`"+acctFieldRateMargin+"`"+`, grows by 25ms on
 every rate-limit answer (up to `+"`"+acctFieldRateMarginMx+"`"+`) and shrinks by 0.25ms on
 every accepted request, so it settles just above the jitter of the link at
@@ -111,8 +153,9 @@ exponential back-off and full jitter, never sooner than the answer's
 `+"`max_elapsed_time`"+`; when the budget is spent the messages fail so that the
 input redelivers them (the repeat is safe thanks to the idempotency key). Any
 other 4xx is not retried: the messages of that request fail with Concur's
-error text. Once a request of a group fails that way, later requests of the
-same group in the batch are not sent, so that records never overtake each other.
+error text. Every Concur component of the process shares one API client,
+and so one token source, per company: two of them never race a
+refresh-token rotation.
 
 ### Refused credentials
 
@@ -129,8 +172,14 @@ and that command, repeated every 5 minutes while it lasts; the gauge
 `+"`concur_auth_failed`"+` (label company) is 1 meanwhile. A stream stopped while
 waiting leaves the messages unacknowledged, so the input delivers them again.
 Other companies' messages in the same batch are written, but the batch is
-acknowledged only once the waiting company's are too; with
-`+"`max_in_flight: 1`"+` the whole stream waits.
+acknowledged only once the waiting company's are too; once such batches fill
+`+"`max_in_flight`"+` the whole stream waits.
+
+A company that never had working credentials is different: no token was
+ever obtained for it and the token store holds none (typically a company id
+that is not configured, in a stream that sets no request token for all
+companies). Waiting cannot help, so its records fail at once with an error
+naming the company, and reach a `+"`fallback`"+`.
 
 ### Batching inside a fallback
 
@@ -148,7 +197,7 @@ route messages that failed processing, not writes.
 ### Metrics
 
 `+"`concur_accounting_records`"+` (labels object, status: accepted, applied,
-failed, invalid), `+"`concur_accounting_requests`"+` (labels object, status: the
+failed, invalid, superseded), `+"`concur_accounting_requests`"+` (labels object, status: the
 HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 `+"`concur_accounting_request_latency_ns`"+`, `+"`concur_accounting_rate_limit_wait_ns`"+`,
 `+"`concur_accounting_already_applied`"+` (412 answers),
@@ -192,7 +241,7 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Advanced(),
 			service.NewOutputMaxInFlightField().Default(8),
 			service.NewBatchPolicyField(acctFieldBatching).
-				Description("Batching policy. The default fills requests: flush at 3,900,000 bytes of records or after one second, whichever comes first.").
+				Description("Batching policy of the messages handed to the output. Requests are packed from every batch in flight whatever this says; batching matters for inputs that deliver single messages, where it keeps enough records in flight to fill requests (`max_in_flight` batches at a time). The default flushes at 3,900,000 bytes of records or after one second, whichever comes first.").
 				Default(map[string]any{"count": 0, "byte_size": acctDefaultBatchBytes, "period": "1s", "check": "", "processors": []any{}}),
 			service.NewStringEnumField(acctFieldAwait, acctAwaitAccepted, acctAwaitFinal).
 				Description("When a message is acknowledged: `accepted` once Concur answers 202, `final` once the request's processing finished, failing exactly the records Concur rejected.").
@@ -216,6 +265,16 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Description("Make the run's first request for each company, ERP and object carry `deleteAll: true` (a PUT for tax data), and send nothing more for that object until it finished: the stream then holds the complete data set.").
 				Default(false).
 				Example(true),
+			service.NewInterpolatedStringField(acctFieldOrderKey).
+				Description("Names the sequence a message was read from (a Kafka partition), for `"+acctFieldOrderOffset+"`. The default fits every Kafka input.").
+				Default(`${! metadata("kafka_topic").or("") }/${! metadata("kafka_partition").or("") }`).
+				Example(`${! metadata("source") }`).
+				Advanced(),
+			service.NewInterpolatedStringField(acctFieldOrderOffset).
+				Description("The message's position in the sequence named by `"+acctFieldOrderKey+"` (a Kafka offset), an integer, or empty when unknown. Of two values of the same record id from the same sequence the later one is written, whichever reaches the output first: batches written concurrently (`max_in_flight` above 1) or redelivered after a failure arrive in any order. Without offsets, arrival order decides.").
+				Default(`${! metadata("kafka_offset").or("") }`).
+				Example(`${! metadata("line") }`).
+				Advanced(),
 			acctValidateFieldSpec(),
 			service.NewIntField(acctFieldMaxRetries).
 				Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
@@ -346,18 +405,40 @@ type accountingOutput struct {
 	retry        acctRetry
 	validator    *acctValidator // nil with validate: false
 
+	orderKey    *service.InterpolatedString
+	orderOffset *service.InterpolatedString
+
 	log     *service.Logger
 	metrics acctMetrics
 
-	gatesMu sync.Mutex
-	gates   map[acctGroupKey]*acctGate
+	// The coalescing writers (output_accounting_writer.go), stopped by
+	// Close through runCtx.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+	wg        sync.WaitGroup
+
+	epMu      sync.Mutex
+	endpoints map[acctGroupKey]*acctEndpoint
+	// gateDone records, with full_sync or tax_data_mode replace, which
+	// company, ERP and object had the run's first request finish. Kept for
+	// the output's lifetime: forgetting one would repeat its deleteAll.
+	gateDone map[acctGroupKey]bool
+	// endpointIdle is acctEndpointIdle (shorter in tests).
+	endpointIdle time.Duration
+	// runID makes the idempotency keys of this run its own (see
+	// "Delivery guarantees"): a retried request is answered 412, a body
+	// that a later run packs alike is applied again.
+	runID string
 }
 
 func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*accountingOutput, error) {
 	o := &accountingOutput{
-		log:     mgr.Logger(),
-		metrics: newAcctMetrics(mgr.Metrics()),
-		gates:   map[acctGroupKey]*acctGate{},
+		log:          mgr.Logger(),
+		metrics:      newAcctMetrics(mgr.Metrics()),
+		endpoints:    map[acctGroupKey]*acctEndpoint{},
+		gateDone:     map[acctGroupKey]bool{},
+		endpointIdle: acctEndpointIdle,
+		runID:        uuid.NewString(),
 	}
 	var err error
 	if o.companyID, err = conf.FieldInterpolatedString(acctFieldCompanyID); err != nil {
@@ -392,7 +473,13 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	if err != nil {
 		return nil, err
 	}
-	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: rate, Burst: 1, Margin: margin, MaxMargin: maxMargin})
+	limiterConf := concurapi.RateLimiterConfig{Rate: rate, Burst: 1, Margin: margin, MaxMargin: maxMargin}
+	if o.orderKey, err = conf.FieldInterpolatedString(acctFieldOrderKey); err != nil {
+		return nil, err
+	}
+	if o.orderOffset, err = conf.FieldInterpolatedString(acctFieldOrderOffset); err != nil {
+		return nil, err
+	}
 	if o.await, err = conf.FieldString(acctFieldAwait); err != nil {
 		return nil, err
 	}
@@ -432,6 +519,10 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	if o.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
 		return nil, err
 	}
+	// One limiter per process and API: several outputs writing to the same
+	// endpoint share its one request per second.
+	o.limiter = o.auth.shared.limiter(o.auth.url, limiterConf)
+	o.runCtx, o.runCancel = context.WithCancel(context.Background())
 	return o, nil
 }
 
@@ -439,8 +530,21 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 // company, so there is nothing to connect.
 func (o *accountingOutput) Connect(ctx context.Context) error { return nil }
 
-// Close implements service.BatchOutput. No goroutine outlives WriteBatch.
+// Close implements service.BatchOutput: it stops the endpoint writers and
+// waits for them. Messages still queued or awaiting a status stay
+// unacknowledged, so the input delivers them again.
 func (o *accountingOutput) Close(ctx context.Context) error {
+	o.runCancel()
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	o.auth.Close()
 	return nil
 }
@@ -475,19 +579,49 @@ func (f *acctFailures) fail(i int, err error) {
 	f.err.Failed(i, err)
 }
 
-// WriteBatch implements service.BatchOutput.
+// WriteBatch implements service.BatchOutput: it checks every message,
+// queues the valid records on the writers of their company, ERP and object
+// and waits until each message is settled (see output_accounting_writer.go).
 func (o *accountingOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	fails := &acctFailures{batch: batch}
 	groups := o.groupBatch(batch, fails)
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o.writeGroup(ctx, batch, g, fails)
-		}()
+	orderKeys := acctResolver(batch, o.orderKey)
+	orderOffsets := acctResolver(batch, o.orderOffset)
+	type queued struct {
+		key   acctGroupKey
+		items []*acctItem
 	}
-	wg.Wait()
+	var all []queued
+	n := 0
+	for _, g := range groups {
+		items := o.prepareGroup(batch, g, fails, orderKeys, orderOffsets)
+		if len(items) > 0 {
+			all = append(all, queued{g.key, items})
+			n += len(items)
+		}
+	}
+	t := newAcctTracker(fails, n)
+	for _, q := range all {
+		for _, it := range q.items {
+			it.owners[0].t = t
+		}
+	}
+	o.epMu.Lock()
+	if o.runCtx.Err() != nil {
+		o.epMu.Unlock()
+		return errors.New("writing to Concur: the output is closed")
+	}
+	for _, q := range all {
+		o.endpointLocked(q.key).enqueue(q.items)
+	}
+	o.epMu.Unlock()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.runCtx.Done():
+		return errors.New("writing to Concur: the output closed before Concur accepted the messages")
+	}
 	if fails.err != nil {
 		return fails.err
 	}
@@ -549,66 +683,17 @@ func acctResolver(batch service.MessageBatch, f *service.InterpolatedString) fun
 	return exec.TryString
 }
 
-// acctGate holds back the requests of a company, ERP and object while the
-// run's first request (deleteAll or PUT) is being processed.
-type acctGate struct {
-	mu   sync.Mutex
-	done bool
-	busy chan struct{} // non-nil while the first request is in flight
-}
-
-// claim reports whether the caller must send the first request. It waits
-// while another caller's first request is in flight.
-func (g *acctGate) claim(ctx context.Context) (first bool, err error) {
-	for {
-		g.mu.Lock()
-		if g.done {
-			g.mu.Unlock()
-			return false, nil
-		}
-		if g.busy == nil {
-			g.busy = make(chan struct{})
-			g.mu.Unlock()
-			return true, nil
-		}
-		busy := g.busy
-		g.mu.Unlock()
-		select {
-		case <-busy:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-}
-
-// release ends the first request: done when it reached a final status,
-// otherwise the next claim sends a first request again.
-func (g *acctGate) release(done bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.done = done
-	close(g.busy)
-	g.busy = nil
-}
-
-func (o *accountingOutput) gate(key acctGroupKey) *acctGate {
-	o.gatesMu.Lock()
-	defer o.gatesMu.Unlock()
-	g, ok := o.gates[key]
-	if !ok {
-		g = &acctGate{}
-		o.gates[key] = g
-	}
-	return g
-}
-
-// writeGroup packs and sends the records of one group.
-func (o *accountingOutput) writeGroup(ctx context.Context, batch service.MessageBatch, g *acctGroup, fails *acctFailures) {
+// prepareGroup checks the records of one group and returns them ready to
+// queue, each owned by its message (the tracker is set by the caller);
+// messages that fail the checks are failed through fails.
+func (o *accountingOutput) prepareGroup(batch service.MessageBatch, g *acctGroup, fails *acctFailures,
+	orderKeys, orderOffsets func(int) (string, error),
+) []*acctItem {
 	obj := g.key.object
 	objLabel := string(obj)
 	packer := concurapi.PackerFor(string(obj))
 	inputs := make([]concurapi.PackInput, len(g.indexes))
-	unreadable := map[int]bool{}
+	unreadable := make([]bool, len(g.indexes))
 	for j, i := range g.indexes {
 		raw, err := batch[i].AsBytes()
 		if err != nil {
@@ -620,79 +705,39 @@ func (o *accountingOutput) writeGroup(ctx context.Context, batch service.Message
 		inputs[j] = concurapi.PackInput{Raw: raw, Delete: del == "true"}
 	}
 	for j, err := range o.validator.checkGroup(obj, g.indexes, inputs, packer) {
-		if err != nil {
+		if err != nil && !unreadable[j] {
 			fails.fail(g.indexes[j], err)
 			o.metrics.records.Incr(1, objLabel, "invalid")
-			unreadable[j] = true // already failed: Pack's error for the emptied input is skipped
-			inputs[j] = concurapi.PackInput{}
+			unreadable[j] = true
 		}
 	}
-
-	failGroup := func(from int, bodies []concurapi.Body, err error) {
-		for _, b := range bodies[from:] {
-			for _, j := range b.Indexes {
-				fails.fail(g.indexes[j], err)
-			}
-			o.metrics.records.Incr(int64(len(b.Indexes)), objLabel, "failed")
+	items := make([]*acctItem, 0, len(g.indexes))
+	for j, i := range g.indexes {
+		if unreadable[j] {
+			continue
 		}
-	}
-
-	client, err := o.auth.Client(ctx, g.key.companyID)
-	if err != nil {
-		for _, i := range g.indexes {
-			fails.fail(i, err)
+		id, rec, err := acctPrepare(packer, obj, inputs[j])
+		if err != nil {
+			fails.fail(i, fmt.Errorf("%s record rejected before sending: %w", obj, err))
+			o.metrics.records.Incr(1, objLabel, "invalid")
+			continue
 		}
-		return
-	}
-
-	gated := o.fullSync || (obj == concurapi.ObjectTaxData && o.taxReplace)
-	var gate *acctGate
-	first := false
-	if gated {
-		gate = o.gate(g.key)
-		if first, err = gate.claim(ctx); err != nil {
-			for _, i := range g.indexes {
-				fails.fail(i, err)
-			}
-			return
-		}
-	}
-	deleteAll := first && obj.Patchable()
-	bodies, errs := packer.Pack(inputs, deleteAll)
-	for _, e := range errs {
-		if unreadable[e.Index] {
-			continue // already failed
-		}
-		fails.fail(g.indexes[e.Index], fmt.Errorf("%s record rejected before sending: %w", obj, e.Err))
-		o.metrics.records.Incr(1, objLabel, "invalid")
-	}
-	if first && len(bodies) == 0 {
-		gate.release(false)
-	}
-
-	for b := range bodies {
-		body := &bodies[b]
-		isFirst := first && b == 0
-		method := acctMethod(obj, isFirst)
-		res, err := o.send(ctx, client, g.key, method, body.Bytes)
+		var pos acctPos
+		key, err := orderKeys(i)
 		if err == nil {
-			o.metrics.records.Incr(int64(len(body.Indexes)), objLabel, "accepted")
-		}
-		if err == nil && (o.await == acctAwaitFinal || isFirst) && res.status != nil {
-			err = o.awaitFinal(ctx, client, g.key, body, inputs, res.status, func(j int, err error) {
-				fails.fail(g.indexes[j], err)
-			})
-		}
-		if isFirst {
-			gate.release(err == nil)
+			var off string
+			if off, err = orderOffsets(i); err == nil {
+				pos, err = parseAcctPos(key, off)
+			}
 		}
 		if err != nil {
-			// Later bodies are not sent: their records must not overtake
-			// these ones when the input redelivers.
-			failGroup(b, bodies, err)
-			return
+			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldOrderOffset, err))
+			o.metrics.records.Incr(1, objLabel, "invalid")
+			continue
 		}
+		items = append(items, &acctItem{id: id, rec: rec, pos: pos, owners: []acctOwner{{i: i}}})
 	}
+	return items
 }
 
 // acctMethod names the request kind used for logs and to pick the call.
@@ -713,22 +758,27 @@ type acctSent struct {
 	alreadyApplied bool
 }
 
-// send writes one body, waiting for the rate limiter and retrying within the
-// budget. A nil error means Concur accepted the body (202) or had already
-// accepted it (412).
-func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, key acctGroupKey, method string, body []byte) (acctSent, error) {
+// send writes one body, waiting for the rate limiter (unless slotTaken: the
+// caller already waited for the first attempt's slot) and retrying within
+// the budget. A nil error means Concur accepted the body (202) or had
+// already accepted it (412).
+func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, key acctGroupKey, method string, body []byte, slotTaken bool) (acctSent, error) {
 	objLabel := string(key.object)
 	rk := concurapi.RateKey{Endpoint: string(key.object), CompanyID: key.companyID, ERPID: key.erpID}
-	idemKey := concurapi.IdempotencyKey(key.companyID, key.erpID, method+" "+string(key.object), body)
+	idemKey := concurapi.IdempotencyKey(key.companyID, key.erpID, method+" "+string(key.object)+" run "+o.runID, body)
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
-		waited, err := o.limiter.Wait(ctx, rk)
-		if err != nil {
-			return acctSent{}, fmt.Errorf("waiting for the %s rate limit of company %s: %w", key.object, key.companyID, err)
+		if !slotTaken {
+			waited, err := o.limiter.Wait(ctx, rk)
+			if err != nil {
+				return acctSent{}, fmt.Errorf("waiting for the %s rate limit of company %s: %w", key.object, key.companyID, err)
+			}
+			o.metrics.rateLimitWait.Timing(waited.Nanoseconds(), objLabel)
 		}
-		o.metrics.rateLimitWait.Timing(waited.Nanoseconds(), objLabel)
+		slotTaken = false
 		t0 := time.Now()
 		var st *concurapi.RequestStatus
+		var err error
 		switch method {
 		case "PUT":
 			st, err = client.ReplaceTaxData(ctx, key.erpID, body, idemKey)
@@ -751,6 +801,11 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 			o.log.With("ifNoneMatch", idemKey, "correlationId", acctCorrelation(err), "object", objLabel, "companyId", key.companyID).
 				Infof("Concur already accepted this %s request (412); counting it as applied", method)
 			return acctSent{alreadyApplied: true}, nil
+		case concurapi.IsCredentialsRefused(err) && o.auth.neverHadCredentials(ctx, key.companyID):
+			// Nobody set this company up: waiting cannot help.
+			return acctSent{}, fmt.Errorf("%s %s for company %s: the company has no credentials (none configured in %s.%s or for all companies that Concur accepted, and no refresh token in the token store %s); "+
+				"add it to %s.%s or store its refresh token with `concurflow auth exchange`: %w",
+				method, key.object, key.companyID, authField, authFieldCompanies, o.auth.storeDir, authField, authFieldCompanies, err)
 		case concurapi.IsCredentialsRefused(err):
 			// Not the records' fault: wait for new credentials, then
 			// start over with a fresh retry budget.
@@ -811,8 +866,8 @@ func acctCorrelation(err error) string {
 // failRecord (given the record's index in inputs), exactly the records that
 // Concur reports as failed. It returns an error only when the final status
 // could not be learnt; then every record of the body should fail.
-func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Client, key acctGroupKey, body *concurapi.Body,
-	inputs []concurapi.PackInput, st *concurapi.RequestStatus, failRecord func(j int, err error),
+func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Client, key acctGroupKey, ids []string,
+	st *concurapi.RequestStatus, failRecord func(j int, err error),
 ) error {
 	objLabel := string(key.object)
 	parent := ctx
@@ -854,18 +909,16 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 	}
 	log := o.log.With("requestId", st.RequestID, "correlationId", st.CorrelationID, "object", objLabel, "companyId", key.companyID)
 	if st.Status == concurapi.StatusSuccess {
-		o.metrics.records.Incr(int64(len(body.Indexes)), objLabel, "applied")
+		o.metrics.records.Incr(int64(len(ids)), objLabel, "applied")
 		log.Debugf("Request finished: %s", st.Status)
 		return nil
 	}
 
 	// Map failed records back to messages by their key.
 	packer := concurapi.PackerFor(string(key.object))
-	byKey := map[string][]int{}
-	for _, j := range body.Indexes {
-		if k, _, err := packer.Key(inputs[j].Raw); err == nil {
-			byKey[k] = append(byKey[k], j)
-		}
+	byKey := make(map[string][]int, len(ids))
+	for j, id := range ids {
+		byKey[id] = append(byKey[id], j)
 	}
 	var failed map[int][]string
 	var unmatched []string
@@ -904,12 +957,12 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 			msg = "no record errors reported"
 		}
 		log.Errorf("Request finished %s: %s", st.Status, msg)
-		for _, j := range body.Indexes {
+		for j := range ids {
 			failed[j] = append(failed[j], msg)
 		}
 	}
 	nFailed := 0
-	for _, j := range body.Indexes {
+	for j := range ids {
 		texts, ok := failed[j]
 		if !ok {
 			continue
@@ -918,8 +971,8 @@ func (o *accountingOutput) awaitFinal(ctx context.Context, client *concurapi.Cli
 		failRecord(j, fmt.Errorf("concur rejected %s record (request %s, status %s): %s", key.object, st.RequestID, st.Status, strings.Join(texts, "; ")))
 	}
 	o.metrics.records.Incr(int64(nFailed), objLabel, "failed")
-	o.metrics.records.Incr(int64(len(body.Indexes)-nFailed), objLabel, "applied")
-	log.Infof("Request finished %s: %d of %d records failed", st.Status, nFailed, len(body.Indexes))
+	o.metrics.records.Incr(int64(len(ids)-nFailed), objLabel, "applied")
+	log.Infof("Request finished %s: %d of %d records failed", st.Status, nFailed, len(ids))
 	return nil
 }
 

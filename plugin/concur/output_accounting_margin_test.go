@@ -14,7 +14,9 @@ import (
 // so only the first few requests are refused and every record lands once.
 func TestAccountingMarginAdapts(t *testing.T) {
 	e := newAcctEnv(t, 1)
-	s := e.start("rate_limit: 1.05\nrate_limit_margin: 0s\nrate_limit_margin_max: 250ms", false)
+	// A small request waits while the previous one is processing; polling
+	// its status often lets each go out at its slot.
+	s := e.start("rate_limit: 1.05\nrate_limit_margin: 0s\nrate_limit_margin_max: 250ms\nawait_poll_interval: 10ms", false)
 	const sends = 6
 	for i := range sends {
 		sendOK(t, s, e.accounts(0, 1, i))

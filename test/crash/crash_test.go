@@ -7,7 +7,7 @@
 // takes the API away (connections refused) in the middle and expects the
 // pipeline to wait and resume by itself.
 //
-// The default run is small enough for CI; the full run (50,000 records, 12
+// The default run is small enough for CI; the full run (300,000 records, 12
 // kills, a 30-second outage) needs the crash build tag:
 //
 //	go test -tags crash ./test/crash -v -timeout 30m

@@ -6,7 +6,7 @@ import "time"
 
 // params of the full run (go test -tags crash).
 var params = runParams{
-	records: 50000,
+	records: 300000,
 	batch:   500,
 	kills:   12,
 	minUp:   1500 * time.Millisecond,
