@@ -59,6 +59,10 @@ func TestKafkaToConcur(t *testing.T) {
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":42,"name":"numeric id"}`), Headers: hdr("lists")}, "id"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADTYPE1","name":5,"type":"BANK"}`), Headers: hdr("accounts")}, "name"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BADENUM1","name":"n","type":"NOT_A_TYPE"}`), Headers: hdr("accounts")}, "type"},
+		// Rejected after the mapping rewrote it: the DLQ keeps the bytes
+		// as read from Kafka, key order, spacing and objectType included
+		// (issue 11, item 8).
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"type": "NOT_A_TYPE", "objectType": "accounts", "name": "n", "id": "BADENUM2"}`), Headers: hdr("accounts")}, "type"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"BIG1","name":"` + strings.Repeat("x", 210_000) + `","type":"BANK"}`), Headers: hdr("accounts")}, "200"},
 		// A company nobody set up: its records fail at once instead of
 		// holding the stream back while waiting for credentials.
@@ -125,7 +129,7 @@ func TestKafkaToConcur(t *testing.T) {
 			}
 		}
 		if found == nil {
-			t.Errorf("bad record %.60q is not in the DLQ", b.rec.Value)
+			t.Errorf("bad record %.60q is not in the DLQ: %+v", b.rec.Value, dead)
 			continue
 		}
 		if !strings.Contains(found.Error, b.reason) {
