@@ -373,15 +373,35 @@ func (a *authClients) reportRefused(refused *concurapi.CredentialsRefusedError, 
 	if known {
 		state = "still refused"
 	}
-	// The fix follows the token endpoint's answer: a wrong client id or
-	// secret is not mended by a new request token.
+	a.log.With("companyId", refused.CompanyID).Errorf("Concur %s the credentials of company %s: %v. %s; to fix: %s",
+		state, refused.CompanyID, refused.Err, consequence, a.fix(refused))
+}
+
+// fix is the advice for refused credentials. It follows the token
+// endpoint's answer: a wrong client id or secret is not mended by a new
+// request token, so only the other answers name this pipeline's exchange.
+func (a *authClients) fix(refused *concurapi.CredentialsRefusedError) string {
 	fix := refused.Advice()
 	var authErr *concurapi.AuthError
 	if !errors.As(refused.Err, &authErr) || authErr.Remedy() == concurapi.RemedyRequestToken || authErr.Remedy() == concurapi.RemedyRefreshToken {
 		fix = fmt.Sprintf("%s; the exchange for this pipeline: `concurflow auth exchange --company-id %s --token-store %s`", fix, refused.CompanyID, a.storeDir)
 	}
-	a.log.With("companyId", refused.CompanyID).Errorf("Concur %s the credentials of company %s: %v. %s; to fix: %s",
-		state, refused.CompanyID, refused.Err, consequence, fix)
+	return fix
+}
+
+// neverWorkedError is the error that fails the records of companyID, whose
+// credentials were refused (err) and never worked: it says whether the
+// company has credentials in the configuration at all, and what to do.
+func (a *authClients) neverWorkedError(companyID string, err error) error {
+	creds := a.companies[companyID].or(a.defaults)
+	var refused *concurapi.CredentialsRefusedError
+	if (creds.requestToken != "" || creds.refreshToken != "") && errors.As(err, &refused) {
+		return fmt.Errorf("Concur refused the credentials of company %s, which never worked (no token was obtained and the token store %s holds no refresh token), so its records fail instead of waiting; to fix: %s: %w",
+			companyID, a.storeDir, a.fix(refused), err)
+	}
+	return fmt.Errorf("company %s has no credentials (none configured in %s.%s or for all companies that Concur accepted, and no refresh token in the token store %s); "+
+		"add it to %s.%s or store its refresh token with `concurflow auth exchange`: %w",
+		companyID, authField, authFieldCompanies, a.storeDir, authField, authFieldCompanies, err)
 }
 
 func (a *authClients) reportExpiry(companyID string, ts *concurapi.TokenSource) {

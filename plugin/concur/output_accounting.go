@@ -803,9 +803,7 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 			return acctSent{alreadyApplied: true}, nil
 		case concurapi.IsCredentialsRefused(err) && o.auth.neverHadCredentials(ctx, key.companyID):
 			// Nobody set this company up: waiting cannot help.
-			return acctSent{}, fmt.Errorf("%s %s for company %s: the company has no credentials (none configured in %s.%s or for all companies that Concur accepted, and no refresh token in the token store %s); "+
-				"add it to %s.%s or store its refresh token with `concurflow auth exchange`: %w",
-				method, key.object, key.companyID, authField, authFieldCompanies, o.auth.storeDir, authField, authFieldCompanies, err)
+			return acctSent{}, fmt.Errorf("%s %s: %w", method, key.object, o.auth.neverWorkedError(key.companyID, err))
 		case concurapi.IsCredentialsRefused(err):
 			// Not the records' fault: wait for new credentials, then
 			// start over with a fresh retry budget.
