@@ -106,14 +106,25 @@ answer's `+"`retry-after`"+`, within `+"`max_retries`"+` and the back-off; any o
 error answer fails the request's messages, and later requests of the same list
 in the batch are not sent so that changes never overtake each other. Route
 failed messages with a `+"`fallback`"+` output to keep them. Refused credentials
-make the writes wait, as in `+"`concur_accounting`"+`.
+make the writes wait, as in `+"`concur_accounting`"+`; as there, the items of a
+company that never had working credentials (none configured for it, no refresh
+token in the token store) fail at once, naming the company.
+
+A company's API client and token source are shared by every Concur component of
+the process using the same token store and URL, so this output and a
+`+"`concur_mappings`"+` processor of the same stream refresh the company's tokens
+through one token source and never race a refresh-token rotation.
 
 ### Rate limits
 
 The List Item pages show a 429 rate-limit answer but document no rate, so
 requests are spaced by a token bucket per company at `+"`rate_limit`"+` requests
 per second; a rate-limit answer holds every writer of that company back by
-its retry delay.
+its retry delay. The buckets are shared by every `+"`concur_list_items`"+` output
+of the process writing to the same URL (at the lowest `+"`rate_limit`"+` among
+them), and kept apart from the Accounting Integration endpoints' buckets:
+List Item calls never use up `+"`concur_accounting`"+`'s budget, nor its
+`+"`rate_limit`"+` theirs.
 
 ### Metrics
 
@@ -148,7 +159,7 @@ auth metrics.
 				Default("1m").
 				Example("10m"),
 			service.NewFloatField(acctFieldRateLimit).
-				Description("List Item API requests per second per company. The API documents rate-limit answers but no rate; one per second is a cautious default.").
+				Description("List Item API requests per second per company, for all concur_list_items outputs of the process together (the lowest setting applies). The API documents rate-limit answers but no rate; one per second is a cautious default.").
 				Default(concurapi.DefaultRate).
 				Example(5).
 				Advanced(),
@@ -290,7 +301,6 @@ func newListItemsOutput(conf *service.ParsedConfig, mgr *service.Resources) (*li
 	if rate <= 0 {
 		return nil, fmt.Errorf("field %s: must be above 0, got %v", acctFieldRateLimit, rate)
 	}
-	o.limiter = concurapi.NewRateLimiter(concurapi.RateLimiterConfig{Rate: rate, Burst: 1})
 	if o.retry.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
 		return nil, err
 	}
@@ -325,9 +335,17 @@ func newListItemsOutput(conf *service.ParsedConfig, mgr *service.Resources) (*li
 	} else {
 		store = newMappingsMemStore(1000, ttl, time.Now)
 	}
+	// The API clients, and so the token sources, are the process's shared
+	// ones: a concur_mappings processor of the same stream and company
+	// refreshes through the same token source, so the two never race a
+	// refresh-token rotation.
 	if o.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
 		return nil, err
 	}
+	// One List Item limiter per process and URL: every concur_list_items
+	// output of the process shares a company's bucket, apart from the
+	// Accounting Integration endpoints' limiter.
+	o.limiter = o.auth.shared.apiLimiter(o.auth.url, sharedAPIListItems, concurapi.RateLimiterConfig{Rate: rate, Burst: 1})
 	// The mappings are looked up with concur_mappings' own cache code;
 	// lookups retry with this output's budget.
 	o.mappings = &mappingsProcessor{
@@ -531,10 +549,22 @@ func (o *listItemsOutput) listMappingsWaiting(ctx context.Context, companyID, er
 		if err == nil || !concurapi.IsCredentialsRefused(err) {
 			return m, err
 		}
+		if o.auth.neverHadCredentials(ctx, companyID) {
+			return nil, o.noCredentials(companyID, err)
+		}
 		if err := o.auth.waitForCredentials(ctx, err); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// noCredentials is the error of a company that never had working
+// credentials, whose items fail at once (as in concur_accounting): nobody
+// set the company up, so waiting cannot help.
+func (o *listItemsOutput) noCredentials(companyID string, err error) error {
+	return fmt.Errorf("company %s has no credentials (none configured in %s.%s or for all companies that Concur accepted, and no refresh token in the token store %s); "+
+		"add it to %s.%s or store its refresh token with `concurflow auth exchange`: %w",
+		companyID, authField, authFieldCompanies, o.auth.storeDir, authField, authFieldCompanies, err)
 }
 
 // listMappings returns erpListId → concurListId of an integration, from the
@@ -768,6 +798,9 @@ func (o *listItemsOutput) send(ctx context.Context, client *concurapi.Client, ke
 			o.log.With("companyId", key.companyID, "listId", key.listID, "correlationId", resp.CorrelationID).
 				Debugf("List item bulk %s: %s, %d succeeded, %d failed", method, resp.Status, resp.RecordsSucceeded, resp.RecordsFailed)
 			return resp, nil
+		case concurapi.IsCredentialsRefused(err) && o.auth.neverHadCredentials(ctx, key.companyID):
+			o.requests.Incr(1, method, "error")
+			return nil, fmt.Errorf("bulk %s to list %s: %w", method, key.listID, o.noCredentials(key.companyID, err))
 		case concurapi.IsCredentialsRefused(err):
 			o.requests.Incr(1, method, "error")
 			if err := o.auth.waitForCredentials(ctx, err); err != nil {

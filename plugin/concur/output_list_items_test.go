@@ -684,3 +684,158 @@ func TestListItemsWaitForRefusedCredentials(t *testing.T) {
 		t.Errorf("sandbox list holds %v, want %v", got, want)
 	}
 }
+
+// TestListItemsShareTokenSourceWithMappings runs a concur_mappings
+// processor and a concur_list_items output in one stream on one company,
+// against a sandbox that rotates refresh tokens and invalidates the old one
+// (its default), with access tokens so short-lived that every call of
+// either component needs a refresh_token grant. Batches flow concurrently,
+// so if the two held token sources of their own, one would present a
+// refresh token the other had just replaced and be refused. They share the
+// process's token source: every token request is accepted and every item
+// arrives.
+func TestListItemsShareTokenSourceWithMappings(t *testing.T) {
+	// Under a second: the answer's expires_in is "0", so the token source
+	// never reuses an access token and every API call refreshes, while the
+	// sandbox still accepts each token for the call it was fetched for.
+	sb := sandbox.New(t, sandbox.WithTokenLifetime(500*time.Millisecond))
+	co, err := sb.SeedCompany()
+	if err != nil {
+		t.Fatal(err)
+	}
+	erpID, err := sb.RegisterERP(co.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const listID = "6a0e0f5c-56c1-4b0e-9d3c-2b1e5a6f7c03"
+	if err := sb.MapList(co.ID, erpID, sandbox.ListMapping{ERPListID: "PROJECTS", ConcurListID: listID}); err != nil {
+		t.Fatal(err)
+	}
+	failed := filepath.Join(t.TempDir(), "failed.ndjson")
+	auth := fmt.Sprintf(`
+url: %s
+client_id: %s
+client_secret: %s
+request_token: %s
+token_store: %s`, sb.URL(), co.ClientID, co.ClientSecret, co.RequestToken, filepath.Join(t.TempDir(), "tokens"))
+
+	b := service.NewStreamBuilder()
+	send, err := b.AddBatchProducerFunc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each component keeps its own mappings cache for 1ms, so both call
+	// the API on nearly every batch.
+	if err := b.AddProcessorYAML(fmt.Sprintf(`
+concur_mappings:
+  company_id: %s
+  erp_id: %s
+  cache_ttl: 1ms
+  target_meta: concur_mappings
+  auth:
+%s`, co.ID, erpID, indent(auth, "    "))); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddOutputYAML(fmt.Sprintf(`
+fallback:
+  - concur_list_items:
+      company_id: %s
+      erp_id: %s
+      mappings_cache_ttl: 1ms
+      max_in_flight: 4
+      batching: { count: 0, byte_size: 0, period: "" }
+      rate_limit: 1000
+      backoff: { initial_interval: 1ms, max_interval: 5ms, max_elapsed_time: 10s }
+      auth:
+%s  - file:
+      path: %s
+      codec: lines
+    processors:
+      - mapping: 'root = content().string() + " " + metadata("fallback_error").or("")'
+`, co.ID, erpID, indent(auth, "          "), failed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetLoggerYAML("level: " + acctLogLevel()); err != nil {
+		t.Fatal(err)
+	}
+	b.SetThreads(2)
+	s, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+		<-done
+	})
+
+	const writers, batches = 4, 10
+	var want []string
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		var bodies [][]byte
+		for i := range batches {
+			code := fmt.Sprintf("W%dP%02d", w, i)
+			bodies = append(bodies, []byte(fmt.Sprintf(`{"erpListId":"PROJECTS","shortCode":%q,"value":"Project %s"}`, code, code)))
+			want = append(want, code+"=Project "+code)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for _, body := range bodies {
+				if err := send(ctx, service.MessageBatch{service.NewMessage(body)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("writing: %v", err)
+	}
+
+	if raw, err := os.ReadFile(failed); err == nil && len(raw) > 0 {
+		t.Errorf("failed items:\n%s", raw)
+	}
+	items, err := sb.ListItems(co.ID, listID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		if !it.IsDeleted {
+			got = append(got, it.Code+"="+it.Value)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("sandbox list holds %d items, want %d", len(got), len(want))
+	}
+	var grants, refused int
+	for _, e := range sb.RequestLog() {
+		if e.Path != "/oauth2/v0/token" {
+			continue
+		}
+		grants++
+		if e.Status != http.StatusOK {
+			refused++
+		}
+	}
+	// Each batch costs the processor a mappings fetch and the output a
+	// fetch and a bulk call, each with its own token request.
+	if grants < writers*batches {
+		t.Errorf("%d token requests, want at least %d: the test did not make the components refresh", grants, writers*batches)
+	}
+	if refused != 0 {
+		t.Errorf("%d of %d token requests refused: the components raced a refresh-token rotation", refused, grants)
+	}
+}

@@ -24,9 +24,10 @@ const sharedSweepEvery = time.Minute
 // stream's resources, as `concurflow run` has) shares, found through
 // service.Resources' generic store:
 //
-//   - one rate limiter per API base URL, so that several outputs writing to
-//     the same company, ERP and endpoint together stay within its one
-//     request per second;
+//   - one rate limiter per API base URL and API (Accounting Integration,
+//     List Item), so that several outputs writing to the same company, ERP
+//     and endpoint together stay within its one request per second, and
+//     one API's rate setting never slows the other's calls;
 //   - one API client, and so one token source, per company, token store and
 //     URL, so that two components never both refresh a company's token and
 //     race its refresh-token rotation (the loser would present a refresh
@@ -38,12 +39,26 @@ const sharedSweepEvery = time.Minute
 // for sharedIdle.
 type procShared struct {
 	mu        sync.Mutex
-	limiters  map[string]*concurapi.RateLimiter // by API base URL
+	limiters  map[sharedLimiterKey]*concurapi.RateLimiter
 	clients   map[sharedClientKey]*sharedClient
 	lastSweep time.Time
 
 	failMu  sync.Mutex
 	failing map[string]*authFailure // companies whose credentials are refused
+}
+
+// The APIs with a limiter of their own: their calls are counted apart
+// (the List Item pages document no rate, the Accounting Integration pages
+// one request per second per endpoint), so their buckets and rate settings
+// are kept apart too.
+const (
+	sharedAPIAccounting = "accounting"
+	sharedAPIListItems  = "listItems"
+)
+
+// sharedLimiterKey names one shared limiter: an API at a base URL.
+type sharedLimiterKey struct {
+	url, api string
 }
 
 // sharedClientKey names the credentials of one company: the same company
@@ -68,24 +83,32 @@ type procSharedKey struct{}
 // sharedState returns the process's shared state, creating it on first use.
 func sharedState(mgr *service.Resources) *procShared {
 	v, _ := mgr.GetOrSetGeneric(procSharedKey{}, &procShared{
-		limiters: map[string]*concurapi.RateLimiter{},
+		limiters: map[sharedLimiterKey]*concurapi.RateLimiter{},
 		clients:  map[sharedClientKey]*sharedClient{},
 		failing:  map[string]*authFailure{},
 	})
 	return v.(*procShared)
 }
 
-// limiter returns the process's rate limiter for the API at url, made at
-// least as strict as cfg.
+// limiter returns the process's rate limiter for the Accounting
+// Integration API at url, made at least as strict as cfg.
 func (p *procShared) limiter(url string, cfg concurapi.RateLimiterConfig) *concurapi.RateLimiter {
+	return p.apiLimiter(url, sharedAPIAccounting, cfg)
+}
+
+// apiLimiter returns the process's rate limiter for api (sharedAPI*) at
+// url, made at least as strict as cfg. Each API has its own limiter, so
+// the strictest rate of one API's components never applies to the other's.
+func (p *procShared) apiLimiter(url, api string, cfg concurapi.RateLimiterConfig) *concurapi.RateLimiter {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if l, ok := p.limiters[url]; ok {
+	key := sharedLimiterKey{url: url, api: api}
+	if l, ok := p.limiters[key]; ok {
 		l.Tighten(cfg)
 		return l
 	}
 	l := concurapi.NewRateLimiter(cfg)
-	p.limiters[url] = l
+	p.limiters[key] = l
 	return l
 }
 
