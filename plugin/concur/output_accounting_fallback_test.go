@@ -80,6 +80,8 @@ processors:
 			if fmt.Sprint(got) != fmt.Sprint(c.wantFails) {
 				t.Errorf("fallback got %v, want %v", got, c.wantFails)
 			}
+			// Acknowledged at 202: processing may still be under way.
+			e.waitIdle()
 			e.expectIDs(0, sandbox.ObjectAccount, "[A0000 A0001 A0002 A0003 A0004 A0006 A0007 A0008]")
 		})
 	}
