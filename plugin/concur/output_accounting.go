@@ -327,25 +327,10 @@ output:
 }
 
 func init() {
-	err := service.RegisterBatchOutput("concur_accounting", accountingOutputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			out, err := newAccountingOutput(conf, mgr)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			policy, err := conf.FieldBatchPolicy(acctFieldBatching)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return out, policy, maxInFlight, nil
+	registerBatchOutput("concur_accounting", accountingOutputSpec(), acctFieldBatching,
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, error) {
+			return newAccountingOutput(conf, mgr)
 		})
-	if err != nil {
-		panic(err)
-	}
 }
 
 // acctMetrics are the output's metrics.

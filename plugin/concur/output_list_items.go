@@ -232,25 +232,10 @@ cache_resources:
 }
 
 func init() {
-	err := service.RegisterBatchOutput("concur_list_items", listItemsOutputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			out, err := newListItemsOutput(conf, mgr)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			policy, err := conf.FieldBatchPolicy(liFieldBatching)
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			maxInFlight, err := conf.FieldMaxInFlight()
-			if err != nil {
-				return nil, service.BatchPolicy{}, 0, err
-			}
-			return out, policy, maxInFlight, nil
+	registerBatchOutput("concur_list_items", listItemsOutputSpec(), liFieldBatching,
+		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, error) {
+			return newListItemsOutput(conf, mgr)
 		})
-	if err != nil {
-		panic(err)
-	}
 }
 
 // listItemsOutput is the concur_list_items output.
