@@ -2,14 +2,15 @@ package pipelines_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +34,12 @@ import (
 //	               (requests − 1) ÷ (last − first received): the share of
 //	               the one-request-per-second quota used while it had work
 //	429s           rate-limit answers counted by the output
+//	cpu-cores      CPU time of the whole process (kfake, pipeline,
+//	               sandbox) ÷ the time above
 //
 // KAFKA_BENCH_RECORDS sets the backlog (default 300000);
+// KAFKA_BENCH_TIMELINE=file writes every request the sandbox accepted to
+// file (received and completed, seconds from the start; records; bytes);
 // KAFKA_CHECKPOINT_LIMIT and KAFKA_BATCH_COUNT are passed to the pipeline
 // when set. Run it with
 // -benchtime=1x: one run per case is minutes of work.
@@ -112,8 +117,14 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 
 	b.StartTimer()
 	start := time.Now()
+	cpuStart := cpuTime(b)
 	stop := harness.RunPipelineMux(b, "kafka_to_concur.yaml", env, &logs, mux)
+	var readAll time.Duration // until the input had read the whole backlog
+	var readCPU time.Duration
 	for {
+		if readAll == 0 && metricSum(b, mux, "kafka_go_input_received{", "") >= float64(records) {
+			readAll, readCPU = time.Since(start), cpuTime(b)-cpuStart
+		}
 		lag, _, err := harness.GroupLag(ctx, brokers, group, topic)
 		if err == nil && lag == 0 {
 			break
@@ -124,6 +135,7 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 		time.Sleep(100 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
+	cpu := cpuTime(b) - cpuStart
 	b.StopTimer()
 	rateLimited := metricSum(b, mux, "concur_accounting_requests{", `status="429"`)
 	stop()
@@ -135,8 +147,16 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 		b.Fatalf("DLQ: %d records (%v)", len(dead), err)
 	}
 
+	var timeline *os.File
+	if path := os.Getenv("KAFKA_BENCH_TIMELINE"); path != "" {
+		if timeline, err = os.Create(path); err != nil {
+			b.Fatal(err)
+		}
+		defer timeline.Close()
+	}
 	var reqs, bodyBytes, rated int
 	var rateSum float64
+	var lastReq time.Time
 	for _, co := range cos {
 		rs, err := sb.Requests(co.ID, co.ERPID)
 		if err != nil {
@@ -148,6 +168,11 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 		}
 		spans := map[sandbox.Object]*span{}
 		for _, r := range rs {
+			if timeline != nil {
+				fmt.Fprintf(timeline, "%6.2f %6.2f %s %-8s %5d records %8d bytes\n",
+					r.Received.Sub(start).Seconds(), r.Completed.Sub(start).Seconds(),
+					co.ID[:8], r.Object, r.Records, r.BodyBytes)
+			}
 			reqs++
 			bodyBytes += r.BodyBytes
 			s := spans[r.Object]
@@ -157,6 +182,9 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 			}
 			s.n++
 			s.last = r.Received
+			if r.Received.After(lastReq) {
+				lastReq = r.Received
+			}
 		}
 		for _, s := range spans {
 			if d := s.last.Sub(s.first); s.n >= 2 && d > 0 {
@@ -172,27 +200,52 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	b.ReportMetric(100*perReq/concurapi.MaxBodyBytes, "fill%")
 	b.ReportMetric(perEndpoint, "req/s/endpoint")
 	b.ReportMetric(rateLimited, "429s")
-	b.Logf("%d records, %d companies, processing %v: %v until committed, %d requests (%d endpoints with 2+), load %s",
-		records, companies, delay, elapsed.Round(time.Millisecond), reqs, rated, loadAvg())
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cpu-cores")
+	b.Logf("%d records, %d companies, processing %v: %v until committed, %d requests (%d endpoints with 2+), %v CPU (%.2f of %d cores), load %s",
+		records, companies, delay, elapsed.Round(time.Millisecond), reqs, rated,
+		cpu.Round(time.Millisecond), cpu.Seconds()/elapsed.Seconds(), runtime.NumCPU(), loadAvg())
+	if readAll > 0 {
+		b.Logf("input read everything after %v (%.0f records/s, %.2f cores); last request received at %v; all committed at %v",
+			readAll.Round(100*time.Millisecond), float64(records)/readAll.Seconds(),
+			readCPU.Seconds()/readAll.Seconds(), lastReq.Sub(start).Round(100*time.Millisecond),
+			elapsed.Round(100*time.Millisecond))
+	}
 }
 
-// metricSum adds the values of the stream's JSON metrics whose names start
-// with prefix and contain label.
+// metricSum adds the values of the stream's metrics (the Prometheus text
+// format of concur_prometheus) whose names start with prefix and contain
+// label.
 func metricSum(b *testing.B, mux *http.ServeMux, prefix, label string) float64 {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	var m map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
-		b.Fatalf("metrics: %v", err)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("metrics: status %d", rec.Code)
 	}
 	sum := 0.0
-	for k, v := range m {
-		if strings.HasPrefix(k, prefix) && strings.Contains(k, label) {
-			f, _ := v.(float64)
-			sum += f
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if !strings.HasPrefix(line, prefix) || !strings.Contains(line, label) {
+			continue
 		}
+		i := strings.LastIndexByte(line, ' ')
+		f, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			b.Fatalf("metrics: %q: %v", line, err)
+		}
+		sum += f
 	}
 	return sum
+}
+
+// cpuTime is the CPU time (user and system) the test process used so far:
+// everything of the run is in this process (kfake, the pipeline, the
+// sandbox), so over the timed part it says how busy the run kept the
+// cores, which a one-minute load average of a 10-second run cannot.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func loadAvg() string {

@@ -79,8 +79,20 @@ type family struct {
 	name   string
 	kind   kind
 	labels []string
-	series map[string]*series // by rendered label set
+	series map[string]*series // by rendered label set; under Exporter.mu
+
+	// byValues finds the series of label values already seen without
+	// rendering them again: Benthos asks for the series on every Incr,
+	// Set and Timing of a labelled metric (once per message for some).
+	// The key is the values joined by valueSep.
+	mu       sync.RWMutex
+	byValues map[string]*series
 }
+
+// valueSep separates label values in family.byValues' keys. Values holding
+// it are not cached (["a\xffb"] and ["a", "b"] would share a key); they are
+// rendered every time, which is always right.
+const valueSep byte = 0xff
 
 // series is one label set of a family: value for counters and gauges,
 // sum and count for timers.
@@ -112,7 +124,7 @@ func (e *Exporter) lookup(name string, k kind, labels []string) *family {
 		f, ok = e.families[name]
 	}
 	if !ok {
-		f = &family{name: name, kind: k, labels: labels, series: map[string]*series{}}
+		f = &family{name: name, kind: k, labels: labels, series: map[string]*series{}, byValues: map[string]*series{}}
 		e.families[name] = f
 	}
 	return f
@@ -120,6 +132,21 @@ func (e *Exporter) lookup(name string, k kind, labels []string) *family {
 
 // with returns the series of f with values (one per label), creating it.
 func (e *Exporter) with(f *family, values []string) *series {
+	var buf [256]byte
+	vkey := buf[:0]
+	for i, v := range values {
+		if i > 0 {
+			vkey = append(vkey, valueSep)
+		}
+		vkey = append(vkey, v...)
+	}
+	f.mu.RLock()
+	s, ok := f.byValues[string(vkey)] // no allocation for the lookup
+	f.mu.RUnlock()
+	if ok {
+		return s
+	}
+
 	var b strings.Builder
 	if len(f.labels) > 0 {
 		b.WriteByte('{')
@@ -131,18 +158,31 @@ func (e *Exporter) with(f *family, values []string) *series {
 			if i < len(values) {
 				v = values[i]
 			}
-			fmt.Fprintf(&b, "%s=\"%s\"", l, escapeLabel(v))
+			b.WriteString(l)
+			b.WriteString(`="`)
+			b.WriteString(escapeLabel(v))
+			b.WriteByte('"')
 		}
 		b.WriteByte('}')
 	}
 	key := b.String()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, ok := f.series[key]
+	s, ok = f.series[key]
 	if !ok {
 		s = &series{labels: key}
 		f.series[key] = s
 	}
+	e.mu.Unlock()
+	// Values that differ only in the separator render differently, so
+	// only values without it are cached.
+	for _, v := range values {
+		if strings.IndexByte(v, valueSep) >= 0 {
+			return s
+		}
+	}
+	f.mu.Lock()
+	f.byValues[string(vkey)] = s
+	f.mu.Unlock()
 	return s
 }
 
@@ -237,7 +277,12 @@ func sanitize(name string) string {
 	return b.String()
 }
 
+// labelEscaper escapes a label value as the text format requires. A
+// strings.Replacer is immutable once built and safe for concurrent use;
+// building one per call cost a sixth of kafka_to_concur's CPU.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // escapeLabel escapes a label value as the text format requires.
 func escapeLabel(v string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+	return labelEscaper.Replace(v)
 }
