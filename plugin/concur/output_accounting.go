@@ -362,6 +362,28 @@ type acctRetry struct {
 	maxElapsed time.Duration
 }
 
+// acctRetryFromParsed reads the max_retries and backoff fields, which must
+// bound the retries by a count, a time or both.
+func acctRetryFromParsed(conf *service.ParsedConfig) (acctRetry, error) {
+	var r acctRetry
+	var err error
+	if r.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
+		return r, err
+	}
+	bo, err := conf.FieldBackOff(acctFieldBackoff)
+	if err != nil {
+		return r, err
+	}
+	r.initial, r.maxDelay, r.maxElapsed = bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime
+	if r.initial <= 0 || r.maxDelay < r.initial {
+		return r, fmt.Errorf("field %s: initial_interval must be above 0 and at most max_interval", acctFieldBackoff)
+	}
+	if r.maxRetries <= 0 && r.maxElapsed <= 0 {
+		return r, fmt.Errorf("fields %s and %s.max_elapsed_time: at least one must bound the retries", acctFieldMaxRetries, acctFieldBackoff)
+	}
+	return r, nil
+}
+
 // delay returns the back-off before retry n (1-based): full jitter over an
 // exponentially growing cap, never less than retryAfter.
 func (r acctRetry) delay(n int, retryAfter time.Duration) time.Duration {
@@ -487,19 +509,8 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 	} else if validate {
 		o.validator = newAcctValidator(mgr.Metrics())
 	}
-	if o.retry.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
+	if o.retry, err = acctRetryFromParsed(conf); err != nil {
 		return nil, err
-	}
-	bo, err := conf.FieldBackOff(acctFieldBackoff)
-	if err != nil {
-		return nil, err
-	}
-	o.retry.initial, o.retry.maxDelay, o.retry.maxElapsed = bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime
-	if o.retry.initial <= 0 || o.retry.maxDelay < o.retry.initial {
-		return nil, fmt.Errorf("field %s: initial_interval must be above 0 and at most max_interval", acctFieldBackoff)
-	}
-	if o.retry.maxRetries <= 0 && o.retry.maxElapsed <= 0 {
-		return nil, fmt.Errorf("fields %s and %s.max_elapsed_time: at least one must bound the retries", acctFieldMaxRetries, acctFieldBackoff)
 	}
 	if o.auth, err = authFromParsed(conf.Namespace(authField), mgr); err != nil {
 		return nil, err

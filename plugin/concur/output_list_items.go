@@ -286,19 +286,8 @@ func newListItemsOutput(conf *service.ParsedConfig, mgr *service.Resources) (*li
 	if rate <= 0 {
 		return nil, fmt.Errorf("field %s: must be above 0, got %v", acctFieldRateLimit, rate)
 	}
-	if o.retry.maxRetries, err = conf.FieldInt(acctFieldMaxRetries); err != nil {
+	if o.retry, err = acctRetryFromParsed(conf); err != nil {
 		return nil, err
-	}
-	bo, err := conf.FieldBackOff(acctFieldBackoff)
-	if err != nil {
-		return nil, err
-	}
-	o.retry.initial, o.retry.maxDelay, o.retry.maxElapsed = bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime
-	if o.retry.initial <= 0 || o.retry.maxDelay < o.retry.initial {
-		return nil, fmt.Errorf("field %s: initial_interval must be above 0 and at most max_interval", acctFieldBackoff)
-	}
-	if o.retry.maxRetries <= 0 && o.retry.maxElapsed <= 0 {
-		return nil, fmt.Errorf("fields %s and %s.max_elapsed_time: at least one must bound the retries", acctFieldMaxRetries, acctFieldBackoff)
 	}
 	ttl, err := conf.FieldDuration(liFieldCacheTTL)
 	if err != nil {
