@@ -635,18 +635,12 @@ func (o *accountingOutput) groupBatch(batch service.MessageBatch, fails *acctFai
 	for i := range batch {
 		var key acctGroupKey
 		var err error
-		if key.companyID, err = companyIDs(i); err == nil && key.companyID == "" {
-			err = errors.New("empty company id")
-		}
-		if err != nil {
-			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldCompanyID, err))
+		if key.companyID, err = resolveNonEmpty(companyIDs, i, acctFieldCompanyID, "company id"); err != nil {
+			fails.fail(i, err)
 			continue
 		}
-		if key.erpID, err = erpIDs(i); err == nil && key.erpID == "" {
-			err = errors.New("empty erp id")
-		}
-		if err != nil {
-			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldERPID, err))
+		if key.erpID, err = resolveNonEmpty(erpIDs, i, acctFieldERPID, "erp id"); err != nil {
+			fails.fail(i, err)
 			continue
 		}
 		obj, err := objects(i)
@@ -677,6 +671,19 @@ func acctResolver(batch service.MessageBatch, f *service.InterpolatedString) fun
 	}
 	exec := batch.InterpolationExecutor(f)
 	return exec.TryString
+}
+
+// resolveNonEmpty resolves field for message i; an empty value (named what)
+// is an error too.
+func resolveNonEmpty(resolve func(int) (string, error), i int, field, what string) (string, error) {
+	v, err := resolve(i)
+	if err == nil && v == "" {
+		err = errors.New("empty " + what)
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", field, err)
+	}
+	return v, nil
 }
 
 // prepareGroup checks the records of one group and returns them ready to

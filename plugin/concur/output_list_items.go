@@ -402,25 +402,16 @@ func (o *listItemsOutput) WriteBatch(ctx context.Context, batch service.MessageB
 			fails.fail(i, err)
 			continue
 		}
-		if p.companyID, err = companies(i); err == nil && p.companyID == "" {
-			err = errors.New("empty company id")
-		}
-		if err != nil {
-			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldCompanyID, err))
+		if p.companyID, err = resolveNonEmpty(companies, i, acctFieldCompanyID, "company id"); err != nil {
+			fails.fail(i, err)
 			continue
 		}
-		if p.erpID, err = erps(i); err == nil && p.erpID == "" {
-			err = errors.New("empty erp id")
-		}
-		if err != nil {
-			fails.fail(i, fmt.Errorf("resolving %s: %w", acctFieldERPID, err))
+		if p.erpID, err = resolveNonEmpty(erps, i, acctFieldERPID, "erp id"); err != nil {
+			fails.fail(i, err)
 			continue
 		}
-		if p.erpListID, err = erpListIDs(i); err == nil && p.erpListID == "" {
-			err = errors.New("empty erp list id")
-		}
-		if err != nil {
-			fails.fail(i, fmt.Errorf("resolving %s: %w", liFieldERPListID, err))
+		if p.erpListID, err = resolveNonEmpty(erpListIDs, i, liFieldERPListID, "erp list id"); err != nil {
+			fails.fail(i, err)
 			continue
 		}
 		msgs = append(msgs, p)
