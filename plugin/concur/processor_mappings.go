@@ -474,23 +474,45 @@ func (p *mappingsProcessor) lookup(ctx context.Context, key, companyID, erpID st
 	p.mu.Unlock()
 
 	f.raw, f.err = p.fetch(ctx, companyID, erpID)
+	if f.err == nil {
+		p.lookups.Incr(1, "miss")
+		p.cacheFetched(ctx, key, gen, f.raw)
+	}
+	// The flight ends only once its answer is cached: a lookup arriving in
+	// between finds one or the other, never neither (which would fetch
+	// again).
 	p.mu.Lock()
 	if p.flights[key] == f {
 		delete(p.flights, key)
 	}
-	current := p.gen[key] == gen
 	p.mu.Unlock()
 	close(f.done)
-	if f.err != nil {
-		return nil, f.err
+	return f.raw, f.err
+}
+
+// cacheFetched caches a fetched answer unless key was invalidated since the
+// fetch began (generation gen); an invalidation that lands while the answer
+// is being stored drops it again, so no answer older than a mapping event
+// stays cached.
+func (p *mappingsProcessor) cacheFetched(ctx context.Context, key string, gen uint64, raw []byte) {
+	p.mu.Lock()
+	current := p.gen[key] == gen
+	p.mu.Unlock()
+	if !current {
+		return
 	}
-	p.lookups.Incr(1, "miss")
-	if current {
-		if err := p.store.set(ctx, key, f.raw); err != nil {
-			p.log.Warnf("Caching Concur mappings %s failed: %v", key, err)
+	if err := p.store.set(ctx, key, raw); err != nil {
+		p.log.Warnf("Caching Concur mappings %s failed: %v", key, err)
+		return
+	}
+	p.mu.Lock()
+	current = p.gen[key] == gen
+	p.mu.Unlock()
+	if !current {
+		if err := p.store.del(ctx, key); err != nil {
+			p.log.Warnf("Dropping stale Concur mappings %s failed: %v", key, err)
 		}
 	}
-	return f.raw, nil
 }
 
 // fetch gets the mappings from Concur within the retry budget.
