@@ -51,8 +51,8 @@ func TestKafkaToConcur(t *testing.T) {
 		return []kgo.RecordHeader{{Key: "object", Value: []byte(obj)}, {Key: "erp_id", Value: []byte(co.ERPID)}}
 	}
 	bad := []badRecord{
-		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`not json`), Headers: hdr("accounts")}, "invalid character"},
-		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`[{"id":"A1"}]`), Headers: hdr("accounts")}, "not a JSON object but array"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`not json`), Headers: hdr("accounts")}, "not a JSON object"},
+		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`[{"id":"A1"}]`), Headers: hdr("accounts")}, "not a JSON object"},
 		{&kgo.Record{Value: []byte(`{"id":"A2","name":"n","type":"BANK"}`), Headers: hdr("accounts")}, "no company id"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"A3","name":"n"}`), Headers: hdr("invoices")}, "object"},
 		{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"name":"no id","type":"BANK"}`), Headers: hdr("accounts")}, "id"},
@@ -68,10 +68,20 @@ func TestKafkaToConcur(t *testing.T) {
 		// holding the stream back while waiting for credentials.
 		{&kgo.Record{Key: []byte("5b0f6a52-0000-4000-8000-00000000c0de"), Value: []byte(`{"id":"NOCREDS1","name":"n","type":"BANK"}`), Headers: hdr("accounts")}, "has no credentials"},
 	}
-	extra := make([]*kgo.Record, len(bad))
-	for i, b := range bad {
-		extra[i] = b.rec
+	// Good records off the common path: no object header (the object
+	// comes from the record's "objectType", removed before sending), and
+	// both a header and the member.
+	erpOnly := []kgo.RecordHeader{{Key: "erp_id", Value: []byte(co.ERPID)}}
+	good := []*kgo.Record{
+		{Key: []byte(co.ID), Value: []byte(`{"id":"OT1","name":"object from objectType","type":"BANK","objectType":"accounts"}`), Headers: erpOnly},
+		{Key: []byte(co.ID), Value: []byte(`{"objectType":"vendors","id":"OT2","name":"header and member","type":"ACCOUNTING","currencyCode":"USD","companyName":"c"}`), Headers: hdr("vendors")},
 	}
+	bad = append(bad, badRecord{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"OT3","name":"n","type":"BANK"}`), Headers: erpOnly}, "object"})
+	extra := make([]*kgo.Record, 0, len(bad)+len(good))
+	for _, b := range bad {
+		extra = append(extra, b.rec)
+	}
+	extra = append(extra, good...)
 	// The bad records go between the first and the second half of the
 	// changes, so good records flow on after them.
 	half := len(changes) / 2
@@ -94,6 +104,8 @@ func TestKafkaToConcur(t *testing.T) {
 
 	admin := harness.Admin{URL: sb.URL()}
 	want := harness.Expected(cos, changes)
+	want[harness.Target{CompanyID: co.ID, ERPID: co.ERPID, Object: harness.ObjectAccounts}]["OT1"] = "object from objectType"
+	want[harness.Target{CompanyID: co.ID, ERPID: co.ERPID, Object: harness.ObjectVendors}]["OT2"] = "header and member"
 	harness.WaitFor(ctx, t, "final state", func() error {
 		if err := admin.CheckState(ctx, want); err != nil {
 			return err
