@@ -212,7 +212,7 @@ func authFromParsed(conf *service.ParsedConfig, mgr *service.Resources) (*authCl
 	if err != nil {
 		return nil, err
 	}
-	a.http = &http.Client{Timeout: timeout}
+	a.http = &http.Client{Timeout: timeout, Transport: a.shared.transport}
 	dir, err := conf.FieldString(authFieldTokenStore)
 	if err != nil {
 		return nil, err

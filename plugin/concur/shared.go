@@ -1,6 +1,7 @@
 package concur
 
 import (
+	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -33,7 +34,9 @@ const sharedSweepEvery = time.Minute
 //     race its refresh-token rotation (the loser would present a refresh
 //     token the other had just replaced);
 //   - which companies' credentials are currently refused, for the log and
-//     the concur_auth_failed gauge.
+//     the concur_auth_failed gauge;
+//   - one HTTP transport, whose pool keeps a connection per concurrent
+//     sender (see sharedTransport).
 //
 // Maps keyed by company ids (which come from messages) drop entries idle
 // for sharedIdle.
@@ -45,6 +48,27 @@ type procShared struct {
 
 	failMu  sync.Mutex
 	failing map[string]*authFailure // companies whose credentials are refused
+
+	transport *http.Transport
+}
+
+// sharedMaxIdlePerHost is how many idle connections the shared transport
+// keeps to one host. Every company's API calls go to the same host (the
+// base URL of the company's geolocation), one sender per company, ERP and
+// object, each also polling its requests' status: Go's default of 2 idle
+// connections per host made every sender beyond the second open a new
+// connection for each request, which with 100 companies meant hundreds of
+// handshakes a second and, through the jitter they add, 429s. Idle
+// connections still close after the transport's IdleConnTimeout (90 s).
+const sharedMaxIdlePerHost = 1024
+
+// newSharedTransport is http.DefaultTransport with a pool sized for many
+// concurrent senders to one host.
+func newSharedTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = sharedMaxIdlePerHost
+	t.MaxIdleConnsPerHost = sharedMaxIdlePerHost
+	return t
 }
 
 // The APIs with a limiter of their own: their calls are counted apart
@@ -86,6 +110,9 @@ func sharedState(mgr *service.Resources) *procShared {
 		limiters: map[sharedLimiterKey]*concurapi.RateLimiter{},
 		clients:  map[sharedClientKey]*sharedClient{},
 		failing:  map[string]*authFailure{},
+		// Made here, not lazily: the value is used only if this call
+		// stores it, and an unused transport holds nothing.
+		transport: newSharedTransport(),
 	})
 	return v.(*procShared)
 }
