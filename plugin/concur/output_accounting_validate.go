@@ -52,6 +52,7 @@ type acctSchema struct {
 
 	once   sync.Once
 	schema *gojsonschema.Schema
+	enums  []acctEnumProp // checked by check itself, taken out of schema
 	err    error
 }
 
@@ -78,6 +79,12 @@ func (s *acctSchema) compiled() (*gojsonschema.Schema, error) {
 		if b, err = acctLiveSchema(b, s.liveIf); err != nil {
 			s.err = fmt.Errorf("preparing JSON schema %s: %w", s.name, err)
 			return
+		}
+		if !s.wrap {
+			if b, s.enums, err = acctStripEnums(b); err != nil {
+				s.err = fmt.Errorf("taking the enums out of JSON schema %s: %w", s.name, err)
+				return
+			}
 		}
 		if s.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(b)); err != nil {
 			s.err = fmt.Errorf("compiling JSON schema %s: %w", s.name, err)
@@ -242,7 +249,8 @@ func (v *acctValidator) check(obj concurapi.Object, index int, in concurapi.Pack
 	if err != nil {
 		return fmt.Errorf("validating record %d against schema %s: %w", index, s.name, err)
 	}
-	if res.Valid() {
+	enumItems := acctCheckEnums(s.enums, doc)
+	if res.Valid() && len(enumItems) == 0 {
 		return nil
 	}
 	v.rejected.Incr(1, string(obj))
@@ -251,40 +259,24 @@ func (v *acctValidator) check(obj concurapi.Object, index int, in concurapi.Pack
 		keyField = concurapi.KeyFieldCountryCode
 	}
 	return fmt.Errorf("record %d (%s %q) rejected by schema %s: %s",
-		index, keyField, key, s.name, acctSchemaReasons(res.Errors(), s.wrap))
+		index, keyField, key, s.name, acctSchemaReasons(res.Errors(), s.wrap, enumItems...))
 }
 
 // acctSchemaReasons formats a validator's errors as "field: reason" items
-// ("reason" alone for the record itself, e.g. "name is required"),
-// sorted (the validator's order depends on map iteration) and joined by
-// "; ". Messages keep their case, apart from the first letter of a reason
-// that does not start with a property name, so that patterns and enum values
+// ("reason" alone for the record itself, e.g. "name is required"), adds
+// extra items (already formatted, see acctCheckEnums), sorts them (the
+// validator's order depends on map iteration) and joins them by "; ".
+// Messages keep their case, apart from the first letter of a reason that
+// does not start with a property name, so that patterns and enum values
 // read as the schema spells them (Benthos's json_schema lower-cases them).
 // The summaries the validator adds for if/then/else and allOf are dropped
 // when the errors they summarise are present.
-func acctSchemaReasons(errs []gojsonschema.ResultError, unwrap bool) string {
-	var items []string
+func acctSchemaReasons(errs []gojsonschema.ResultError, unwrap bool, extra ...string) string {
+	items := slices.Clone(extra)
 	var summaries []string
 	for _, e := range errs {
-		field := e.Field()
-		// Some reasons start with the field ("type must be one of…"):
-		// it is named once, in front.
-		desc := strings.TrimPrefix(e.Description(), field+" ")
-		if unwrap {
-			field = strings.TrimPrefix(field, acctTaxFieldPrefix)
-			field = strings.TrimPrefix(field, ".")
-			if field == "" {
-				field = "(root)"
-			}
-		}
 		prop, _ := e.Details()["property"].(string)
-		if prop == "" || !strings.HasPrefix(desc, prop) {
-			desc = acctLowerFirst(desc)
-		}
-		item := desc
-		if field != "(root)" {
-			item = field + ": " + desc
-		}
+		item := acctReasonItem(e.Field(), e.Description(), prop, unwrap)
 		switch e.Type() {
 		case "condition_then", "condition_else", "number_all_of":
 			summaries = append(summaries, item)
@@ -301,6 +293,29 @@ func acctSchemaReasons(errs []gojsonschema.ResultError, unwrap bool) string {
 		items = append(items[:acctMaxSchemaErrors], fmt.Sprintf("and %d more", n-acctMaxSchemaErrors))
 	}
 	return strings.Join(items, "; ")
+}
+
+// acctReasonItem formats one validator error, of field (as
+// ResultError.Field gives it), description desc and "property" detail prop,
+// as an item of acctSchemaReasons.
+func acctReasonItem(field, desc, prop string, unwrap bool) string {
+	// Some reasons start with the field ("type must be one of…"):
+	// it is named once, in front.
+	desc = strings.TrimPrefix(desc, field+" ")
+	if unwrap {
+		field = strings.TrimPrefix(field, acctTaxFieldPrefix)
+		field = strings.TrimPrefix(field, ".")
+		if field == "" {
+			field = "(root)"
+		}
+	}
+	if prop == "" || !strings.HasPrefix(desc, prop) {
+		desc = acctLowerFirst(desc)
+	}
+	if field == "(root)" {
+		return desc
+	}
+	return field + ": " + desc
 }
 
 // acctLowerFirst lower-cases the first letter of s unless the second is
