@@ -69,6 +69,15 @@ type RateLimiterConfig struct {
 // Margin. A 429 means the server saw two requests closer than its interval,
 // which the client cannot see beforehand (upload and ingest time vary), so
 // the margin settles just above that jitter rather than at a fixed guess.
+//
+// A key's margin is the larger of its own, learnt from its own answers, and
+// a floor shared by every key of the limiter, learnt the same way from all
+// their answers. Much of the jitter belongs to the path, not to a key (a
+// busy client CPU, the network, the gateway), and a key that sends a few
+// requests a minute would never learn it alone: with a hundred companies a
+// key's first requests were refused as often as not, each 429 costing its
+// whole retry-after, until the floor was shared. With one key the floor and
+// its own margin move together.
 type RateLimiter struct {
 	base      time.Duration // 1/rate
 	burst     float64
@@ -81,12 +90,14 @@ type RateLimiter struct {
 
 	mu      sync.Mutex
 	buckets map[RateKey]*bucket
+	floor   time.Duration // shared part of every key's margin
 }
 
 type bucket struct {
 	tokens float64       // may go negative: reservations not yet due
 	last   time.Time     // when tokens was computed
-	margin time.Duration // added to the base interval
+	margin time.Duration // added to the base interval: max(own, floor)
+	own    time.Duration // learnt from this key's answers
 }
 
 // NewRateLimiter returns a limiter for cfg.
@@ -107,6 +118,7 @@ func NewRateLimiter(cfg RateLimiterConfig) *RateLimiter {
 		buckets:   map[RateKey]*bucket{},
 	}
 	l.maxMargin = max(l.maxMargin, l.minMargin)
+	l.floor = l.minMargin
 	if l.step <= 0 {
 		l.step = DefaultMarginStep
 	}
@@ -168,23 +180,28 @@ func (l *RateLimiter) Hold(key RateKey, d time.Duration) {
 }
 
 // RateLimited records that the server refused a request of key for its rate
-// (a 429): key's margin grows by one step, up to the maximum. Requests
-// already granted keep their slots; later ones are spaced by the new
-// interval.
+// (a 429): key's own margin and the shared floor grow by one step, up to the
+// maximum. Requests already granted keep their slots; later ones are spaced
+// by the new interval.
 func (l *RateLimiter) RateLimited(key RateKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucketLocked(key, l.now())
-	b.setMargin(l.base, min(b.margin+l.step, l.maxMargin))
+	b.own = min(b.own+l.step, l.maxMargin)
+	l.floor = min(l.floor+l.step, l.maxMargin)
+	b.setMargin(l.base, max(b.own, l.floor))
 }
 
-// Accepted records that the server accepted a request of key: key's margin
-// shrinks by one decay step, down to the minimum.
+// Accepted records that the server accepted a request of key: key's own
+// margin and the shared floor shrink by one decay step, down to the
+// minimum.
 func (l *RateLimiter) Accepted(key RateKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucketLocked(key, l.now())
-	b.setMargin(l.base, max(b.margin-l.decay, l.minMargin))
+	b.own = max(b.own-l.decay, l.minMargin)
+	l.floor = max(l.floor-l.decay, l.minMargin)
+	b.setMargin(l.base, max(b.own, l.floor))
 }
 
 // setMargin changes b's margin. Below one token, tokens measure the time
@@ -211,8 +228,10 @@ func (l *RateLimiter) Tighten(cfg RateLimiterConfig) {
 	l.base = max(l.base, time.Duration(float64(time.Second)/rate))
 	l.minMargin = max(l.minMargin, cfg.Margin)
 	l.maxMargin = max(l.maxMargin, cfg.MaxMargin, l.minMargin)
+	l.floor = min(max(l.floor, l.minMargin), l.maxMargin)
 	for _, b := range l.buckets {
-		b.margin = min(max(b.margin, l.minMargin), l.maxMargin)
+		b.own = min(max(b.own, l.minMargin), l.maxMargin)
+		b.margin = max(b.own, l.floor)
 	}
 }
 
@@ -240,27 +259,32 @@ func (l *RateLimiter) ForgetIdle(key RateKey) bool {
 }
 
 // Margin returns key's current margin: the extra spacing added to the
-// interval of the configured rate.
+// interval of the configured rate (the larger of the key's own and the
+// shared floor).
 func (l *RateLimiter) Margin(key RateKey) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if b, ok := l.buckets[key]; ok {
-		return b.margin
+		return max(b.own, l.floor)
 	}
-	return l.minMargin
+	return l.floor
 }
 
 // bucketLocked returns key's bucket with tokens refilled up to now.
 func (l *RateLimiter) bucketLocked(key RateKey, now time.Time) *bucket {
 	b, ok := l.buckets[key]
 	if !ok {
-		b = &bucket{tokens: l.burst, last: now, margin: l.minMargin}
+		b = &bucket{tokens: l.burst, last: now, margin: l.floor, own: l.minMargin}
 		l.buckets[key] = b
 		return b
 	}
 	if el := now.Sub(b.last); el > 0 {
 		b.tokens = min(b.tokens+float64(el)/float64(l.base+b.margin), l.burst)
 		b.last = now
+	}
+	// The floor moved since: the next slot follows the new interval.
+	if m := max(b.own, l.floor); m != b.margin {
+		b.setMargin(l.base, m)
 	}
 	return b
 }

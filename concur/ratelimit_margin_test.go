@@ -85,7 +85,7 @@ func TestRateLimiterMarginDefaultsDecaySlowly(t *testing.T) {
 	}
 }
 
-func TestRateLimiterMarginPerKey(t *testing.T) {
+func TestRateLimiterMarginOwnAndShared(t *testing.T) {
 	clk := &fakeClock{now: time.Unix(1000, 0)}
 	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
 	a := RateKey{Endpoint: "accounts", CompanyID: "a", ERPID: "e"}
@@ -93,9 +93,24 @@ func TestRateLimiterMarginPerKey(t *testing.T) {
 	v := RateKey{Endpoint: "vendors", CompanyID: "a", ERPID: "e"}
 	l.RateLimited(a)
 	l.RateLimited(a)
-	l.Accepted(b)
+	// The floor is shared: keys that never saw a 429 start above it too.
+	for _, k := range []RateKey{a, b, v} {
+		if got := l.Margin(k); got != 60*time.Millisecond {
+			t.Fatalf("margin of %v after two 429s of a is %v, want 60ms", k, got)
+		}
+	}
+	for i, g := range sendGaps(t, l, clk, v, 3) {
+		if g != 1060*time.Millisecond {
+			t.Fatalf("gap %d of v is %v, want 1.06s", i, g)
+		}
+	}
+	// b's accepted requests bring the floor down; a keeps what it learnt
+	// from its own 429s.
+	for range 200 {
+		l.Accepted(b)
+	}
 	if got := l.Margin(a); got != 60*time.Millisecond {
-		t.Fatalf("margin of a is %v, want 60ms", got)
+		t.Fatalf("margin of a is %v, want its own 60ms", got)
 	}
 	for _, k := range []RateKey{b, v} {
 		if got := l.Margin(k); got != 10*time.Millisecond {

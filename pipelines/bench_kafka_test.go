@@ -40,6 +40,8 @@ import (
 // KAFKA_BENCH_RECORDS sets the backlog (default 300000);
 // KAFKA_BENCH_TIMELINE=file writes every request the sandbox accepted to
 // file (received and completed, seconds from the start; records; bytes);
+// KAFKA_BENCH_LOG=file writes the pipeline's log (WARN and above: the
+// retries, 429s included) to file;
 // KAFKA_CHECKPOINT_LIMIT and KAFKA_BATCH_COUNT are passed to the pipeline
 // when set. Run it with
 // -benchtime=1x: one run per case is minutes of work.
@@ -139,6 +141,11 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	b.StopTimer()
 	rateLimited := metricSum(b, mux, "concur_accounting_requests{", `status="429"`)
 	stop()
+	if path := os.Getenv("KAFKA_BENCH_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(logs.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
 
 	if err := (harness.Admin{URL: sb.URL()}).CheckState(ctx, harness.Expected(cos, changes)); err != nil {
 		b.Fatal(err)

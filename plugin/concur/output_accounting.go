@@ -143,10 +143,14 @@ Each write endpoint is documented as callable once per second; the output keeps
 one token bucket per endpoint, company and ERP, shared by every
 `+"`concur_accounting`"+` of the process writing to the same API (the strictest
 settings of them apply), at `+"`"+acctFieldRateLimit+"`"+` requests per second plus a margin. The
-margin adapts per bucket: it starts at `+"`"+acctFieldRateMargin+"`"+`, grows by 25ms on
+margin adapts: it starts at `+"`"+acctFieldRateMargin+"`"+`, grows by 25ms on
 every rate-limit answer (up to `+"`"+acctFieldRateMarginMx+"`"+`) and shrinks by 0.25ms on
 every accepted request, so it settles just above the jitter of the link at
-about one refused request in a hundred. A 429 (or Concur's
+about one refused request in a hundred. A bucket's margin is the larger of
+its own, learnt from its answers, and a floor learnt the same way from the
+answers of all buckets: jitter mostly comes from the path (a busy CPU, the
+network), and a bucket sending a few requests a minute would not learn it
+alone. A 429 (or Concur's
 400 rate-limit answer), a 5xx or a connection failure is retried with
 exponential back-off and full jitter, never sooner than the answer's
 `+"`retry-after`"+`, within `+"`"+acctFieldMaxRetries+"`"+` and the back-off's
@@ -228,7 +232,7 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example(0.5).
 				Advanced(),
 			service.NewDurationField(acctFieldRateMargin).
-				Description("Smallest extra spacing added to every interval of `"+acctFieldRateLimit+"`, and where each endpoint, company and ERP starts. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after. The margin adapts per endpoint, company and ERP: every 429 adds 25ms, up to `"+acctFieldRateMarginMx+"`; every accepted request takes off 0.25ms, down to this value.").
+				Description("Smallest extra spacing added to every interval of `"+acctFieldRateLimit+"`, and where each endpoint, company and ERP starts. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after. The margin adapts per endpoint, company and ERP and, as a floor under all of them, over all answers: every 429 adds 25ms, up to `"+acctFieldRateMarginMx+"`; every accepted request takes off 0.25ms, down to this value.").
 				Default("10ms").
 				Example("0s").
 				Example("50ms").

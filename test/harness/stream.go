@@ -17,7 +17,8 @@ import (
 )
 
 // RunPipeline starts the pipeline file in this process with env as its only
-// environment and every log line (debug level) written to logs, and returns
+// environment and every log line (debug level, or env["LOG_LEVEL"] when
+// set, e.g. WARN for a benchmark) written to logs, and returns
 // a function stopping it (also called when the test ends). The components
 // must be registered by the caller's imports.
 func RunPipeline(t testing.TB, path string, env map[string]string, logs *LockedBuffer) (stop func()) {
@@ -41,7 +42,13 @@ func RunPipelineMux(t testing.TB, path string, env map[string]string, logs *Lock
 	if mux != nil {
 		b.SetHTTPMux(mux)
 	}
-	b.SetLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	level := slog.LevelDebug
+	if v, ok := env["LOG_LEVEL"]; ok {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			t.Fatalf("LOG_LEVEL: %v", err)
+		}
+	}
+	b.SetLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})))
 	stream, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
