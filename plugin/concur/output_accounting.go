@@ -402,9 +402,9 @@ func (r acctRetry) delay(n int, retryAfter time.Duration) time.Duration {
 
 // accountingOutput is the concur_accounting output.
 type accountingOutput struct {
-	companyID *service.InterpolatedString
-	erpID     *service.InterpolatedString
-	object    *service.InterpolatedString
+	companyID acctInterp
+	erpID     acctInterp
+	object    acctInterp
 
 	auth         *authClients
 	limiter      *concurapi.RateLimiter
@@ -416,8 +416,8 @@ type accountingOutput struct {
 	retry        acctRetry
 	validator    *acctValidator // nil with validate: false
 
-	orderKey    *service.InterpolatedString
-	orderOffset *service.InterpolatedString
+	orderKey    acctInterp
+	orderOffset acctInterp
 
 	log     *service.Logger
 	metrics acctMetrics
@@ -452,16 +452,16 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 		runID:        uuid.NewString(),
 	}
 	var err error
-	if o.companyID, err = conf.FieldInterpolatedString(acctFieldCompanyID); err != nil {
+	if o.companyID, err = parseAcctInterp(conf, acctFieldCompanyID); err != nil {
 		return nil, err
 	}
-	if o.erpID, err = conf.FieldInterpolatedString(acctFieldERPID); err != nil {
+	if o.erpID, err = parseAcctInterp(conf, acctFieldERPID); err != nil {
 		return nil, err
 	}
-	if o.object, err = conf.FieldInterpolatedString(acctFieldObject); err != nil {
+	if o.object, err = parseAcctInterp(conf, acctFieldObject); err != nil {
 		return nil, err
 	}
-	if obj, static := o.object.Static(); static {
+	if obj, static := o.object.expr.Static(); static {
 		if _, err := concurapi.ParseObject(obj); err != nil {
 			return nil, fmt.Errorf("field %s: %w", acctFieldObject, err)
 		}
@@ -485,10 +485,10 @@ func newAccountingOutput(conf *service.ParsedConfig, mgr *service.Resources) (*a
 		return nil, err
 	}
 	limiterConf := concurapi.RateLimiterConfig{Rate: rate, Burst: 1, Margin: margin, MaxMargin: maxMargin}
-	if o.orderKey, err = conf.FieldInterpolatedString(acctFieldOrderKey); err != nil {
+	if o.orderKey, err = parseAcctInterp(conf, acctFieldOrderKey); err != nil {
 		return nil, err
 	}
-	if o.orderOffset, err = conf.FieldInterpolatedString(acctFieldOrderOffset); err != nil {
+	if o.orderOffset, err = parseAcctInterp(conf, acctFieldOrderOffset); err != nil {
 		return nil, err
 	}
 	if o.await, err = conf.FieldString(acctFieldAwait); err != nil {
@@ -585,8 +585,8 @@ func (f *acctFailures) fail(i int, err error) {
 func (o *accountingOutput) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	fails := &acctFailures{batch: batch}
 	groups := o.groupBatch(batch, fails)
-	orderKeys := acctResolver(batch, o.orderKey)
-	orderOffsets := acctResolver(batch, o.orderOffset)
+	orderKeys := o.orderKey.resolver(batch)
+	orderOffsets := o.orderOffset.resolver(batch)
 	type queued struct {
 		key   acctGroupKey
 		items []*acctItem
@@ -633,9 +633,9 @@ func (o *accountingOutput) WriteBatch(ctx context.Context, batch service.Message
 func (o *accountingOutput) groupBatch(batch service.MessageBatch, fails *acctFailures) []*acctGroup {
 	byKey := map[acctGroupKey]*acctGroup{}
 	var groups []*acctGroup
-	companyIDs := acctResolver(batch, o.companyID)
-	erpIDs := acctResolver(batch, o.erpID)
-	objects := acctResolver(batch, o.object)
+	companyIDs := o.companyID.resolver(batch)
+	erpIDs := o.erpID.resolver(batch)
+	objects := o.object.resolver(batch)
 	for i := range batch {
 		var key acctGroupKey
 		var err error
