@@ -50,10 +50,23 @@ type acctSchema struct {
 	// in what check validates; see acctLiveSchema.
 	liveIf string
 
-	once   sync.Once
+	once sync.Once
+	// whole is the schema after acctLiveSchema: every record's when split
+	// is "", else only that of a record that is not a JSON object.
+	whole acctCompiled
+	// split is the discriminator acctSplitVariants split the schema on
+	// ("" when it did not), byValue the variant for each of its values and
+	// other the variant for records whose split names none of them.
+	split   string
+	byValue map[string]*acctCompiled
+	other   acctCompiled
+	err     error
+}
+
+// acctCompiled is one compiled variant of an object's schema.
+type acctCompiled struct {
 	schema *gojsonschema.Schema
 	enums  []acctEnumProp // checked by check itself, taken out of schema
-	err    error
 }
 
 func newAcctValidator(m *service.Metrics) *acctValidator {
@@ -68,29 +81,84 @@ func newAcctValidator(m *service.Metrics) *acctValidator {
 	}
 }
 
-// compiled returns the compiled schema, compiling it on first use.
-func (s *acctSchema) compiled() (*gojsonschema.Schema, error) {
-	s.once.Do(func() {
-		b, err := schemas.Schema(s.name)
-		if err != nil {
-			s.err = err
-			return
+// compiled compiles the schema and its variants on first use and returns
+// the error of doing so.
+func (s *acctSchema) compiled() error {
+	s.once.Do(func() { s.err = s.compile() })
+	return s.err
+}
+
+func (s *acctSchema) compile() error {
+	b, err := schemas.Schema(s.name)
+	if err != nil {
+		return err
+	}
+	return s.compileSchema(b)
+}
+
+// compileSchema compiles s from schema b, the file it names.
+func (s *acctSchema) compileSchema(b []byte) error {
+	b, err := acctLiveSchema(b, s.liveIf)
+	if err != nil {
+		return fmt.Errorf("preparing JSON schema %s: %w", s.name, err)
+	}
+	if err := s.compileVariant(&s.whole, b, ""); err != nil {
+		return err
+	}
+	vs, err := acctSplitVariants(b)
+	if err != nil {
+		return fmt.Errorf("splitting JSON schema %s: %w", s.name, err)
+	}
+	if vs.prop == "" {
+		return nil
+	}
+	if err := s.compileVariant(&s.other, vs.other, fmt.Sprintf(" (variant for no %s)", vs.prop)); err != nil {
+		return err
+	}
+	s.byValue = make(map[string]*acctCompiled, len(vs.values))
+	for _, value := range vs.values {
+		c := &acctCompiled{}
+		if err := s.compileVariant(c, vs.byValue[value], fmt.Sprintf(" (variant for %s %q)", vs.prop, value)); err != nil {
+			return err
 		}
-		if b, err = acctLiveSchema(b, s.liveIf); err != nil {
-			s.err = fmt.Errorf("preparing JSON schema %s: %w", s.name, err)
-			return
+		s.byValue[value] = c
+	}
+	s.split = vs.prop
+	return nil
+}
+
+// compileVariant compiles schema b into c, with its enums taken out (see
+// acctStripEnums) unless the records are wrapped; which names the variant
+// in errors.
+func (s *acctSchema) compileVariant(c *acctCompiled, b []byte, which string) error {
+	var err error
+	if !s.wrap {
+		if b, c.enums, err = acctStripEnums(b); err != nil {
+			return fmt.Errorf("taking the enums out of JSON schema %s%s: %w", s.name, which, err)
 		}
-		if !s.wrap {
-			if b, s.enums, err = acctStripEnums(b); err != nil {
-				s.err = fmt.Errorf("taking the enums out of JSON schema %s: %w", s.name, err)
-				return
-			}
+	}
+	if c.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(b)); err != nil {
+		return fmt.Errorf("compiling JSON schema %s%s: %w", s.name, which, err)
+	}
+	return nil
+}
+
+// variant returns the compiled schema to validate doc, as check validates
+// it, against: the variant its discriminator picks (see acctSplitVariants).
+func (s *acctSchema) variant(doc any) *acctCompiled {
+	if s.split == "" {
+		return &s.whole
+	}
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return &s.whole
+	}
+	if value, ok := m[s.split].(string); ok {
+		if c, ok := s.byValue[value]; ok {
+			return c
 		}
-		if s.schema, err = gojsonschema.NewSchema(gojsonschema.NewBytesLoader(b)); err != nil {
-			s.err = fmt.Errorf("compiling JSON schema %s: %w", s.name, err)
-		}
-	})
-	return s.schema, s.err
+	}
+	return &s.other
 }
 
 // acctLiveSchema returns schema b as check uses it: when its root is
@@ -237,19 +305,19 @@ func (v *acctValidator) check(obj concurapi.Object, index int, in concurapi.Pack
 	if !ok {
 		return nil
 	}
-	schema, err := s.compiled()
-	if err != nil {
+	if err := s.compiled(); err != nil {
 		return fmt.Errorf("validating record %d: %w", index, err)
 	}
 	doc := acctDecode(in.Raw)
 	if s.wrap {
 		doc = map[string]any{"data": []any{doc}}
 	}
-	res, err := schema.Validate(newAcctDocLoader(doc))
+	c := s.variant(doc)
+	res, err := c.schema.Validate(newAcctDocLoader(doc))
 	if err != nil {
 		return fmt.Errorf("validating record %d against schema %s: %w", index, s.name, err)
 	}
-	enumItems := acctCheckEnums(s.enums, doc)
+	enumItems := acctCheckEnums(c.enums, doc)
 	if res.Valid() && len(enumItems) == 0 {
 		return nil
 	}

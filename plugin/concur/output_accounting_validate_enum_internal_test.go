@@ -60,11 +60,21 @@ func acctOrigCheck(t *testing.T, obj concurapi.Object, index int, in concurapi.P
 func TestAcctEnumsSameReasons(t *testing.T) {
 	v := newAcctValidator(service.MockResources().Metrics())
 	for _, obj := range []concurapi.Object{concurapi.ObjectAccounts, concurapi.ObjectVendors} {
-		if _, err := v.byObject[obj].compiled(); err != nil {
+		s := v.byObject[obj]
+		if err := s.compiled(); err != nil {
 			t.Fatal(err)
 		}
-		if len(v.byObject[obj].enums) != 1 || v.byObject[obj].enums[0].name != "type" {
-			t.Fatalf("%s: enums taken out %+v, want type's", obj, v.byObject[obj].enums)
+		variants := []*acctCompiled{&s.whole}
+		if s.split != "" {
+			variants = append(variants, &s.other)
+		}
+		for _, c := range s.byValue {
+			variants = append(variants, c)
+		}
+		for _, c := range variants {
+			if len(c.enums) != 1 || c.enums[0].name != "type" {
+				t.Fatalf("%s: enums taken out %+v, want type's", obj, c.enums)
+			}
 		}
 	}
 	const manyVendorFaults = `"id":"","currencyCode":"e","name":5,"lastName":5,"firstName":5,"email":5,"employeeId":5,"companyName":5,"taxId":5,"phone":5,"accountNumber":5,"address":5`
