@@ -38,6 +38,13 @@ import (
 //	               sandbox) ÷ the time above
 //
 // KAFKA_BENCH_RECORDS sets the backlog (default 300000);
+// KAFKA_BENCH_SCALE=n runs Concur n times slower: one write per n seconds
+// per endpoint (sandbox.WithWriteInterval), the pipeline's
+// CONCUR_RATE_LIMIT at 1/n and the processing time n times longer, so that
+// a machine too small to feed the real quota (about 265,000 records/s for
+// nine endpoints) can show whether the writer uses the quota it is given;
+// req/s/endpoint is then reported in units of the scaled quota
+// (requests per n seconds);
 // KAFKA_BENCH_TIMELINE=file writes every request the sandbox accepted to
 // file (received and completed, seconds from the start; records; bytes);
 // KAFKA_BENCH_LOG=file writes the pipeline's log (WARN and above: the
@@ -46,14 +53,8 @@ import (
 // when set. Run it with
 // -benchtime=1x: one run per case is minutes of work.
 func BenchmarkKafkaToConcur(b *testing.B) {
-	records := 300_000
-	if s := os.Getenv("KAFKA_BENCH_RECORDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatalf("KAFKA_BENCH_RECORDS: %v", err)
-		}
-		records = n
-	}
+	records := benchEnvInt(b, "KAFKA_BENCH_RECORDS", 300_000)
+	scale := benchEnvInt(b, "KAFKA_BENCH_SCALE", 1)
 	for _, c := range []struct {
 		companies int
 		delay     time.Duration
@@ -64,17 +65,32 @@ func BenchmarkKafkaToConcur(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("companies=%d/processing=%v", c.companies, c.delay), func(b *testing.B) {
 			for range b.N {
-				benchKafkaToConcur(b, records, c.companies, c.delay)
+				benchKafkaToConcur(b, records, c.companies, c.delay, scale)
 			}
 		})
 	}
 }
 
-func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duration) {
+// benchEnvInt reads a positive integer from the environment variable name,
+// or returns def when it is unset.
+func benchEnvInt(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
+
+func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duration, scale int) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	sb := sandbox.New(b, sandbox.WithProcessingDelay(delay))
+	sb := sandbox.New(b, sandbox.WithProcessingDelay(delay*time.Duration(scale)),
+		sandbox.WithWriteInterval(time.Duration(scale)*time.Second))
 	cos := harness.SeedCompanies(b, sb, companies)
 	const topic, group = "erp.changes", "concurflow-erp-changes"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.GroupMinSessionTimeout(time.Second))
@@ -109,6 +125,7 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	env := harness.PipelineEnv(sb.URL(), strings.Join(brokers, ","), store, cos)
 	env["DLQ_PATH"] = filepath.Join(b.TempDir(), "dlq.ndjson")
 	env["LOG_LEVEL"] = "WARN"
+	env["CONCUR_RATE_LIMIT"] = strconv.FormatFloat(1/float64(scale), 'g', -1, 64)
 	for _, k := range []string{"KAFKA_CHECKPOINT_LIMIT", "KAFKA_BATCH_COUNT"} {
 		if v := os.Getenv(k); v != "" {
 			env[k] = v // to try other settings of the pipeline
@@ -123,9 +140,16 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	stop := harness.RunPipelineMux(b, "kafka_to_concur.yaml", env, &logs, mux)
 	var readAll time.Duration // until the input had read the whole backlog
 	var readCPU time.Duration
+	var reads []string // the input's progress, a line a second, for the timeline
+	nextRead := time.Second
 	for {
-		if readAll == 0 && metricSum(b, mux, "kafka_go_input_received{", "") >= float64(records) {
+		received := metricSum(b, mux, "kafka_go_input_received{", "")
+		if readAll == 0 && received >= float64(records) {
 			readAll, readCPU = time.Since(start), cpuTime(b)-cpuStart
+		}
+		if el := time.Since(start); el >= nextRead {
+			reads = append(reads, fmt.Sprintf("%6.2f input has read %.0f records\n", el.Seconds(), received))
+			nextRead += time.Second
 		}
 		lag, _, err := harness.GroupLag(ctx, brokers, group, topic)
 		if err == nil && lag == 0 {
@@ -160,6 +184,9 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 			b.Fatal(err)
 		}
 		defer timeline.Close()
+		for _, l := range reads {
+			fmt.Fprint(timeline, l)
+		}
 	}
 	var reqs, bodyBytes, rated int
 	var rateSum float64
@@ -201,13 +228,16 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 		}
 	}
 	perReq := float64(bodyBytes) / float64(max(reqs, 1))
-	perEndpoint := rateSum / float64(max(rated, 1))
+	perEndpoint := rateSum / float64(max(rated, 1)) * float64(scale)
 	b.ReportMetric(float64(records)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(perReq, "bytes/req")
 	b.ReportMetric(100*perReq/concurapi.MaxBodyBytes, "fill%")
 	b.ReportMetric(perEndpoint, "req/s/endpoint")
 	b.ReportMetric(rateLimited, "429s")
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cpu-cores")
+	if scale > 1 {
+		b.Logf("Concur %d times slower: one write per %d s per endpoint, processing %v", scale, scale, delay*time.Duration(scale))
+	}
 	b.Logf("%d records, %d companies, processing %v: %v until committed, %d requests (%d endpoints with 2+), %v CPU (%.2f of %d cores), load %s",
 		records, companies, delay, elapsed.Round(time.Millisecond), reqs, rated,
 		cpu.Round(time.Millisecond), cpu.Seconds()/elapsed.Seconds(), runtime.NumCPU(), loadAvg())

@@ -108,6 +108,8 @@ func (c config) validate() error {
 		return errors.New("page size must be at least 1024 bytes")
 	case c.processingDelay < 0 || c.processingPerRecord < 0:
 		return errors.New("processing time must not be negative")
+	case c.patchEvery <= 0:
+		return errors.New("write interval must be positive")
 	case c.now == nil:
 		return errors.New("clock must not be nil")
 	case (c.partnerApp.ClientID == "") != (c.partnerApp.ClientSecret == ""):
@@ -177,6 +179,14 @@ func WithRefreshRotation(r RefreshRotation) Option {
 // second per endpoint per company and ERP, one registration per minute per
 // company) on or off (default on).
 func WithRateLimit(on bool) Option { return func(c *config) { c.rateLimit = on } }
+
+// WithWriteInterval sets how often each write endpoint may be called per
+// company and ERP when the rate limit is on (default one second, as the
+// docs say). A longer interval is Concur at a slower pace: a benchmark on a
+// machine too small to feed the real quota can scale the API's capacity
+// down (and the client's rate_limit with it) to see whether a client uses
+// the quota it is given.
+func WithWriteInterval(d time.Duration) Option { return func(c *config) { c.patchEvery = d } }
 
 // WithRateLimitForm selects how rate-limited requests are answered (default
 // RateLimit429).

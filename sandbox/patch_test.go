@@ -183,6 +183,18 @@ func TestPatchRateLimitPerEndpoint(t *testing.T) {
 			t.Fatalf("body %s", r.body)
 		}
 	})
+	t.Run("slower interval", func(t *testing.T) {
+		e := newEnv(t, sandbox.WithWriteInterval(4*time.Second))
+		e.patch("accounts", `{"data":[]}`)
+		e.clock.Advance(3 * time.Second)
+		r := e.do(http.MethodPatch, e.api("/accounts"), `{"data":[]}`)
+		expect(t, r, http.StatusTooManyRequests)
+		if ra := r.header.Get("Retry-After"); ra != "1" {
+			t.Fatalf("Retry-After %q one second before the 4 s interval ends, want 1", ra)
+		}
+		e.clock.Advance(time.Second)
+		e.patch("accounts", `{"data":[]}`)
+	})
 	t.Run("off", func(t *testing.T) {
 		e := newEnv(t, sandbox.WithRateLimit(false))
 		for range 3 {
