@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	concurapi "github.com/concurflow/concurflow/concur"
 	"github.com/concurflow/concurflow/sandbox"
@@ -36,8 +38,13 @@ import (
 //	429s           rate-limit answers counted by the output
 //	cpu-cores      CPU time of the whole process (kfake, pipeline,
 //	               sandbox) ÷ the time above
+//	peak-heap-MB   the largest heap seen (sampled every 100 ms; the whole
+//	               process: kfake's copy of the backlog and the sandbox's
+//	               records included)
 //
 // KAFKA_BENCH_RECORDS sets the backlog (default 300000);
+// KAFKA_BENCH_PARTITIONS the topic's partitions (default 6; records are keyed
+// by company, so 3 companies use 1 to 3 of them, by their random ids);
 // KAFKA_BENCH_SCALE=n runs Concur n times slower: one write per n seconds
 // per endpoint (sandbox.WithWriteInterval), the pipeline's
 // CONCUR_RATE_LIMIT at 1/n and the processing time n times longer, so that
@@ -93,7 +100,8 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 		sandbox.WithWriteInterval(time.Duration(scale)*time.Second))
 	cos := harness.SeedCompanies(b, sb, companies)
 	const topic, group = "erp.changes", "concurflow-erp-changes"
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.GroupMinSessionTimeout(time.Second))
+	partitions := benchEnvInt(b, "KAFKA_BENCH_PARTITIONS", 6)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), topic), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +150,11 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	var readCPU time.Duration
 	var reads []string // the input's progress, a line a second, for the timeline
 	nextRead := time.Second
+	heap := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peakHeap uint64 // live and not yet swept heap objects, the whole process
 	for {
+		metrics.Read(heap)
+		peakHeap = max(peakHeap, heap[0].Value.Uint64())
 		received := metricSum(b, mux, "kafka_go_input_received{", "")
 		if readAll == 0 && received >= float64(records) {
 			readAll, readCPU = time.Since(start), cpuTime(b)-cpuStart
@@ -191,6 +203,9 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	var reqs, bodyBytes, rated int
 	var rateSum float64
 	var lastReq time.Time
+	// Per object: the data's mix decides which endpoint is the bottleneck
+	// (see benchObjectStats).
+	byObject := map[sandbox.Object]*benchObjectStats{}
 	for _, co := range cos {
 		rs, err := sb.Requests(co.ID, co.ERPID)
 		if err != nil {
@@ -226,6 +241,19 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 				rated++
 			}
 		}
+		for obj, s := range spans {
+			st := byObject[obj]
+			if st == nil {
+				st = &benchObjectStats{}
+				byObject[obj] = st
+			}
+			st.add(rs, obj, s.first, s.last, scale)
+		}
+	}
+	for _, obj := range []sandbox.Object{sandbox.ObjectAccount, sandbox.ObjectVendor, sandbox.ObjectList} {
+		if st := byObject[obj]; st != nil {
+			b.Logf("%-8s %s", obj, st)
+		}
 	}
 	perReq := float64(bodyBytes) / float64(max(reqs, 1))
 	perEndpoint := rateSum / float64(max(rated, 1)) * float64(scale)
@@ -235,6 +263,18 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	b.ReportMetric(perEndpoint, "req/s/endpoint")
 	b.ReportMetric(rateLimited, "429s")
 	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cpu-cores")
+	b.ReportMetric(float64(peakHeap)/1e6, "peak-heap-MB")
+	// Records are keyed by company: with few companies, how they fall on
+	// the partitions (their ids are random) decides how many partition
+	// consumers, and checkpoint limits, share the work.
+	perPartition := make([]int, partitions)
+	part := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	for _, co := range cos {
+		perPartition[part.Partition(&kgo.Record{Key: []byte(co.ID)}, partitions)]++
+	}
+	if companies <= 10 {
+		b.Logf("companies per partition: %v", perPartition)
+	}
 	if scale > 1 {
 		b.Logf("Concur %d times slower: one write per %d s per endpoint, processing %v", scale, scale, delay*time.Duration(scale))
 	}
@@ -247,6 +287,55 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 			readCPU.Seconds()/readAll.Seconds(), lastReq.Sub(start).Round(100*time.Millisecond),
 			elapsed.Round(100*time.Millisecond))
 	}
+}
+
+// benchObjectStats sums up the requests of one object over its endpoints.
+// With a bounded number of records in flight (KAFKA_CHECKPOINT_LIMIT), a
+// Kafka partition moves on at the pace of its slowest endpoint, as a batch
+// is acknowledged only once all its records are: the object with the most
+// bytes per record (vendors, in harness.Generate's mix of equal counts)
+// fills its bodies first, and the others' bodies carry as many records as
+// it lets through. "Middle" requests leave out each endpoint's first and
+// last, so start-up and the tail do not count.
+type benchObjectStats struct {
+	endpoints, requests, full int
+	middle, middleBytes       int
+	rateSum                   float64
+	rated                     int
+}
+
+// add counts the requests of obj among rs (one endpoint), first and last
+// received as given.
+func (st *benchObjectStats) add(rs []sandbox.Request, obj sandbox.Object, first, last time.Time, scale int) {
+	st.endpoints++
+	n := 0
+	for _, r := range rs {
+		if r.Object != obj {
+			continue
+		}
+		n++
+		st.requests++
+		if r.BodyBytes >= concurapi.MaxBodyBytes*9/10 {
+			st.full++
+		}
+		if !r.Received.Equal(first) && !r.Received.Equal(last) {
+			st.middle++
+			st.middleBytes += r.BodyBytes
+		}
+	}
+	if d := last.Sub(first); n >= 2 && d > 0 {
+		st.rateSum += float64(n-1) / d.Seconds() * float64(scale)
+		st.rated++
+	}
+}
+
+func (st *benchObjectStats) String() string {
+	fill := 0.0
+	if st.middle > 0 {
+		fill = 100 * float64(st.middleBytes) / float64(st.middle) / concurapi.MaxBodyBytes
+	}
+	return fmt.Sprintf("%d endpoints, %d requests (%d ≥ 90 %% full), %.2f req/s per endpoint, middle requests %.1f %% full on average",
+		st.endpoints, st.requests, st.full, st.rateSum/float64(max(st.rated, 1)), fill)
 }
 
 // metricSum adds the values of the stream's metrics (the Prometheus text
