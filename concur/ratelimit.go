@@ -183,10 +183,23 @@ func (l *RateLimiter) Hold(key RateKey, d time.Duration) {
 // (a 429): key's own margin and the shared floor grow by one step, up to the
 // maximum. Requests already granted keep their slots; later ones are spaced
 // by the new interval.
+//
+// A call refused by the limit does not count against it (the sandbox's
+// reading of the gateway), so the refused request's slot is given back when
+// no later slot was granted meanwhile: its retry then waits for the
+// server's retry-after (Hold), not for a whole further interval. With a
+// rate below one request a second (rate_limit lowered because others share
+// the quota) a 429 would otherwise cost up to 1/rate seconds instead of the
+// one second the server asked for.
 func (l *RateLimiter) RateLimited(key RateKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucketLocked(key, l.now())
+	if b.tokens >= 0 {
+		// Only the refused slot was outstanding (a later one would have
+		// left tokens below zero until its time).
+		b.tokens = min(b.tokens+1, l.burst)
+	}
 	b.own = min(b.own+l.step, l.maxMargin)
 	l.floor = min(l.floor+l.step, l.maxMargin)
 	b.setMargin(l.base, max(b.own, l.floor))

@@ -169,3 +169,58 @@ func absDur(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+func TestRateLimiterRefusedSlotGivenBack(t *testing.T) {
+	// Four seconds between writes: a request refused one second too early
+	// is retried after the server's retry-after, not a whole interval
+	// after its own slot.
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Rate: 0.25, Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "vendors"}
+	start := clk.Now()
+	for range 2 {
+		if _, err := l.Wait(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refusedAt := clk.Now() // the second slot, 4.01 s in
+	l.RateLimited(k)
+	l.Hold(k, time.Second)
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.Now().Sub(refusedAt); absDur(got-time.Second) > time.Millisecond {
+		t.Fatalf("retry %v after the 429, want the 1 s retry-after", got)
+	}
+	retry := clk.Now()
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := clk.Now().Sub(retry), 4035*time.Millisecond; absDur(got-want) > time.Millisecond {
+		t.Fatalf("next request %v after the accepted retry (%v in), want one interval with the grown margin, %v", got, retry.Sub(start), want)
+	}
+}
+
+func TestRateLimiterRefusedSlotKeptBehindLaterGrant(t *testing.T) {
+	// Another caller was granted the next slot before the 429 came back:
+	// that slot stays taken, and the retry goes after it.
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, MaxMargin: 250 * time.Millisecond, Now: clk.Now, Sleep: func(ctx context.Context, d time.Duration) error { return nil }})
+	k := RateKey{Endpoint: "accounts"}
+	var waits []time.Duration
+	for range 2 { // slots 0 and 1.01 s; the clock stays at 0
+		d, err := l.Wait(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, d)
+	}
+	l.RateLimited(k) // the first was refused
+	d, err := l.Wait(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d <= waits[1] {
+		t.Fatalf("retry granted after %v, not after the later caller's slot at %v", d, waits[1])
+	}
+}
