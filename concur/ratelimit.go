@@ -96,6 +96,7 @@ type RateLimiter struct {
 type bucket struct {
 	tokens float64       // may go negative: reservations not yet due
 	last   time.Time     // when tokens was computed
+	slot   time.Time     // the latest slot granted
 	margin time.Duration // added to the base interval: max(own, floor)
 	own    time.Duration // learnt from this key's answers
 }
@@ -154,6 +155,7 @@ func (l *RateLimiter) Wait(ctx context.Context, key RateKey) (time.Duration, err
 	if b.tokens < 0 {
 		d = time.Duration(-b.tokens * float64(l.base+b.margin))
 	}
+	b.slot = now.Add(d)
 	l.mu.Unlock()
 	if d <= 0 {
 		return 0, nil
@@ -162,6 +164,27 @@ func (l *RateLimiter) Wait(ctx context.Context, key RateKey) (time.Duration, err
 		return 0, err
 	}
 	return d, nil
+}
+
+// Departed records when the request of key's latest slot really left: its
+// headers were written to the connection at t. A gateway counts a call when
+// it reads the call's headers, so what it measures is the time between two
+// departures, not between two slots; a request that left late (a new
+// connection, a token refresh, a busy CPU between the slot and the write)
+// moves the next slot by as much, instead of leaving the next request
+// closer to it than the interval and refused with a 429. When a later slot
+// was granted meanwhile (another caller of the key), t is before it and
+// nothing moves.
+func (l *RateLimiter) Departed(key RateKey, t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucketLocked(key, l.now())
+	late := t.Sub(b.slot)
+	if b.slot.IsZero() || late <= 0 {
+		return
+	}
+	b.tokens -= float64(late) / float64(l.base+b.margin)
+	b.slot = t
 }
 
 // Hold makes the next free slot of key no earlier than now+d: used when the

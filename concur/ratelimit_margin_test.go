@@ -224,3 +224,52 @@ func TestRateLimiterRefusedSlotKeptBehindLaterGrant(t *testing.T) {
 		t.Fatalf("retry granted after %v, not after the later caller's slot at %v", d, waits[1])
 	}
 }
+
+func TestRateLimiterDeparted(t *testing.T) {
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "accounts"}
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	slot := clk.Now()
+	// A new connection: the headers left 300 ms after the slot.
+	clk.now = clk.now.Add(300 * time.Millisecond)
+	l.Departed(k, clk.Now())
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := clk.Now().Sub(slot), 1310*time.Millisecond; absDur(got-want) > time.Millisecond {
+		t.Fatalf("next slot %v after the late one, want %v (one interval after it left)", got, want)
+	}
+	// On time: nothing moves.
+	second := clk.Now()
+	l.Departed(k, second)
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.Now().Sub(second); absDur(got-1010*time.Millisecond) > time.Millisecond {
+		t.Fatalf("next slot %v after one that left on time, want 1.01s", got)
+	}
+}
+
+func TestRateLimiterDepartedBeforeLaterSlot(t *testing.T) {
+	// Two callers: the first one's late departure is before the second's
+	// slot, which keeps its place.
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, Now: clk.Now, Sleep: func(ctx context.Context, d time.Duration) error { return nil }})
+	k := RateKey{Endpoint: "accounts"}
+	for range 2 { // slots 0 and 1.01 s; the clock stays at 0
+		if _, err := l.Wait(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Departed(k, clk.Now().Add(300*time.Millisecond))
+	d, err := l.Wait(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2020 * time.Millisecond; absDur(d-want) > time.Millisecond {
+		t.Fatalf("third slot after %v, want %v", d, want)
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http/httptrace"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -786,13 +788,22 @@ func (o *accountingOutput) send(ctx context.Context, client *concurapi.Client, k
 		t0 := time.Now()
 		var st *concurapi.RequestStatus
 		var err error
+		// The gateway counts the call when it reads its headers: the next
+		// slot is spaced from when they were written (see Departed).
+		var wrote atomic.Int64
+		callCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteHeaders: func() { wrote.Store(time.Now().UnixNano()) },
+		})
 		switch method {
 		case "PUT":
-			st, err = client.ReplaceTaxData(ctx, key.erpID, body, idemKey)
+			st, err = client.ReplaceTaxData(callCtx, key.erpID, body, idemKey)
 		case "POST":
-			st, err = client.AddTaxData(ctx, key.erpID, body, idemKey)
+			st, err = client.AddTaxData(callCtx, key.erpID, body, idemKey)
 		default:
-			st, err = client.Patch(ctx, key.erpID, key.object, body, idemKey)
+			st, err = client.Patch(callCtx, key.erpID, key.object, body, idemKey)
+		}
+		if w := wrote.Load(); w != 0 {
+			o.limiter.Departed(rk, time.Unix(0, w))
 		}
 		o.metrics.latency.Timing(time.Since(t0).Nanoseconds(), objLabel)
 		o.metrics.bytesSent.Incr(int64(len(body)), objLabel)
