@@ -97,7 +97,9 @@
 //     "security.rate.limit.reached","message":"Too many requests"},"path"}.
 //     WithRateLimitForm selects the 400 form of the same body or a 429
 //     ErrorMessage (the swagger's schema for 429); WithRateLimit(false)
-//     lifts both limits.
+//     lifts both limits; WithWriteInterval makes the write limit slower
+//     than documented (a benchmark scaling Concur down to what its machine
+//     can feed).
 //   - if-none-match: <uuid> on a write: a UUID already accepted for that
 //     company+ERP gets 412 and nothing is applied twice. Surrounding quotes
 //     are ignored; a value that is not a UUID gets 400.
