@@ -151,7 +151,7 @@ func runDemo(ctx context.Context, data, out string, s streams) (err error) {
 	if err != nil {
 		return err
 	}
-	d := &demoRun{log: slog.New(slog.NewTextHandler(s.errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	d := &demoRun{log: slog.New(demoLogHandler{slog.NewTextHandler(s.errOut, &slog.HandlerOptions{Level: slog.LevelWarn})})}
 	if d.srv, err = sandbox.Start(sandbox.WithDeliveryBackoff(func(int) time.Duration { return 100 * time.Millisecond })); err != nil {
 		return fmt.Errorf("starting the sandbox: %w", err)
 	}

@@ -26,6 +26,11 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, summary, errOut.String())
 	}
+	// The invalid records are reported in the summary, not as ERROR lines
+	// before it; nothing else went wrong.
+	if strings.Contains(errOut.String(), "level=ERROR") {
+		t.Errorf("the demo logged errors:\n%s", errOut.String())
+	}
 	// object, invalid→DLQ, sent, rejected by Concur, held; the number of
 	// requests depends on how the batches were cut.
 	rows := map[string][]string{
