@@ -23,6 +23,7 @@ func (s *Server) callWrite(w http.ResponseWriter, r *http.Request, companyID, er
 	if !s.cfg.rateLimit {
 		return true
 	}
+	at := s.arrival(r)
 	s.mu.Lock()
 	var e *erp
 	if c := s.state.companies[companyID]; c != nil {
@@ -33,7 +34,7 @@ func (s *Server) callWrite(w http.ResponseWriter, r *http.Request, companyID, er
 		return true // unregistered meanwhile: the handler answers 404
 	}
 	key := r.Method + " " + string(obj)
-	wait := s.spendLocked(e.lastWrite[key], s.cfg.patchEvery, func(t time.Time) { e.lastWrite[key] = t })
+	wait := s.spendLocked(e.lastWrite[key], s.cfg.patchEvery, at, func(t time.Time) { e.lastWrite[key] = t })
 	s.mu.Unlock()
 	if wait > 0 {
 		s.writeRateLimited(w, r, "This endpoint can be called once per second", wait)
@@ -49,13 +50,14 @@ func (s *Server) callRegister(w http.ResponseWriter, r *http.Request, companyID 
 	if !s.cfg.rateLimit {
 		return true
 	}
+	at := s.arrival(r)
 	s.mu.Lock()
 	c := s.state.companies[companyID]
 	if c == nil {
 		s.mu.Unlock()
 		return true // the handler answers 404
 	}
-	wait := s.spendLocked(c.lastRegister, s.cfg.registerEvery, func(t time.Time) { c.lastRegister = t })
+	wait := s.spendLocked(c.lastRegister, s.cfg.registerEvery, at, func(t time.Time) { c.lastRegister = t })
 	s.mu.Unlock()
 	if wait > 0 {
 		s.writeRateLimited(w, r, "This endpoint can be called once every minute", wait)
@@ -64,12 +66,12 @@ func (s *Server) callRegister(w http.ResponseWriter, r *http.Request, companyID 
 	return true
 }
 
-// spendLocked checks a call against a limit of one call per every, given
-// the time of the last counted call (zero: none). It records the call with
-// set and returns 0, or returns how long until a call is allowed. Callers
-// hold s.mu.
-func (s *Server) spendLocked(last time.Time, every time.Duration, set func(time.Time)) time.Duration {
-	now := s.now()
+// spendLocked checks a call that arrived at now against a limit of one call
+// per every, given the time of the last counted call (zero: none). It
+// records the call with set and returns 0, or returns how long until a call
+// is allowed. A call that arrived before the last counted one (both were
+// waiting for the lock) is over the limit too. Callers hold s.mu.
+func (s *Server) spendLocked(last time.Time, every time.Duration, now time.Time, set func(time.Time)) time.Duration {
 	if !last.IsZero() {
 		if wait := last.Add(every).Sub(now); wait > 0 {
 			return wait

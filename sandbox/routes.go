@@ -123,6 +123,9 @@ const correlationHeader = "Concur-Correlationid"
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
+		// A gateway counts a call when it reads it: the rate limit uses
+		// this time, not when the handler gets the server's lock.
+		r = r.WithContext(context.WithValue(r.Context(), arrivalKey{}, start))
 		corr := r.Header.Get(correlationHeader)
 		if corr == "" {
 			corr = uuid.NewString()
@@ -139,6 +142,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		s.record(r, rec, corr, start)
 	})
+}
+
+// arrivalKey is the request-context key of the time the middleware first
+// saw a call.
+type arrivalKey struct{}
+
+// arrival returns when the middleware saw r, or now when it did not.
+func (s *Server) arrival(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivalKey{}).(time.Time); ok {
+		return t
+	}
+	return s.now()
 }
 
 func (s *Server) record(r *http.Request, rec *statusRecorder, corr string, start time.Time) {
