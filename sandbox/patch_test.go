@@ -195,6 +195,19 @@ func TestPatchRateLimitPerEndpoint(t *testing.T) {
 		e.clock.Advance(time.Second)
 		e.patch("accounts", `{"data":[]}`)
 	})
+	t.Run("counted on arrival", func(t *testing.T) {
+		// The first call arrives, then waits 2 s inside the server (a
+		// slow fault) before its handler runs; the second arrives just
+		// after the first was answered. Counted when they arrived they are
+		// 2 s apart, more than the 500 ms interval; counted when their
+		// handlers ran they would be a few milliseconds apart.
+		e := newEnv(t, sandbox.WithClock(time.Now), sandbox.WithWriteInterval(500*time.Millisecond))
+		if err := e.srv.InjectFault(sandbox.Fault{Endpoint: sandbox.EndpointAccounts, Method: http.MethodPatch, Kind: sandbox.FaultSlow, Count: 1, Delay: 2 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		e.patch("accounts", `{"data":[]}`)
+		e.patch("accounts", `{"data":[]}`)
+	})
 	t.Run("off", func(t *testing.T) {
 		e := newEnv(t, sandbox.WithRateLimit(false))
 		for range 3 {
