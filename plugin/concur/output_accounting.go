@@ -152,7 +152,10 @@ about one refused request in a hundred. A bucket's margin is the larger of
 its own, learnt from its answers, and a floor learnt the same way from the
 answers of all buckets: jitter mostly comes from the path (a busy CPU, the
 network), and a bucket sending a few requests a minute would not learn it
-alone. A 429 (or Concur's
+alone. Each interval counts from when the previous request's headers
+were written rather than from its slot, so a request that left late (a new
+connection, a token refresh) does not leave the next one too close. A 429
+(or Concur's
 400 rate-limit answer), a 5xx or a connection failure is retried with
 exponential back-off and full jitter, never sooner than the answer's
 `+"`retry-after`"+`, within `+"`"+acctFieldMaxRetries+"`"+` and the back-off's
@@ -234,7 +237,7 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example(0.5).
 				Advanced(),
 			service.NewDurationField(acctFieldRateMargin).
-				Description("Smallest extra spacing added to every interval of `"+acctFieldRateLimit+"`, and where each endpoint, company and ERP starts. Concur measures the interval when it has read a request, so jitter in upload time could make two requests sent exactly one interval apart arrive closer together, and a 429 costs at least its one-second retry-after. The margin adapts per endpoint, company and ERP and, as a floor under all of them, over all answers: every 429 adds 25ms, up to `"+acctFieldRateMarginMx+"`; every accepted request takes off 0.25ms, down to this value.").
+				Description("Smallest extra spacing added to every interval of `"+acctFieldRateLimit+"`, and where each endpoint, company and ERP starts. Concur counts a call when its gateway reads it; the output spaces a request from when the previous one's headers were written, but delays on the way (the network, a busy CPU on either side) can still bring two requests closer together than one interval, and a 429 costs at least its one-second retry-after. The margin adapts per endpoint, company and ERP and, as a floor under all of them, over all answers: every 429 adds 25ms, up to `"+acctFieldRateMarginMx+"`; every accepted request takes off 0.25ms, down to this value.").
 				Default("10ms").
 				Example("0s").
 				Example("50ms").
