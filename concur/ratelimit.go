@@ -94,11 +94,16 @@ type RateLimiter struct {
 }
 
 type bucket struct {
-	tokens float64       // may go negative: reservations not yet due
-	last   time.Time     // when tokens was computed
-	slot   time.Time     // the latest slot granted
-	margin time.Duration // added to the base interval: max(own, floor)
-	own    time.Duration // learnt from this key's answers
+	tokens float64   // may go negative: reservations not yet due
+	last   time.Time // when tokens was computed
+	slot   time.Time // the latest slot granted
+	// delayRef is the usual delay from a slot to the request's departure
+	// (falls at once to a smaller delay, rises by an eighth of the way to
+	// a larger one); delaySeen is false until the first departure.
+	delayRef  time.Duration
+	delaySeen bool
+	margin    time.Duration // added to the base interval: max(own, floor)
+	own       time.Duration // learnt from this key's answers
 }
 
 // NewRateLimiter returns a limiter for cfg.
@@ -169,22 +174,39 @@ func (l *RateLimiter) Wait(ctx context.Context, key RateKey) (time.Duration, err
 // Departed records when the request of key's latest slot really left: its
 // headers were written to the connection at t. A gateway counts a call when
 // it reads the call's headers, so what it measures is the time between two
-// departures, not between two slots; a request that left late (a new
-// connection, a token refresh, a busy CPU between the slot and the write)
-// moves the next slot by as much, instead of leaving the next request
-// closer to it than the interval and refused with a 429. When a later slot
-// was granted meanwhile (another caller of the key), t is before it and
-// nothing moves.
+// departures, not between two slots. The time from slot to departure (the
+// body to pack, an idempotency key to hash, a token to fetch, a connection
+// to open, a busy CPU) is mostly the same from one request to the next and
+// then cancels out; a request that left later than usual (a new connection,
+// a token refresh) moves the next slot by the difference, instead of
+// leaving the next request closer to it than the interval and refused
+// with a 429. The first departure of a key moves it by its whole delay.
+// When a later slot was granted meanwhile (another caller of the key), t
+// is before it and nothing moves.
 func (l *RateLimiter) Departed(key RateKey, t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucketLocked(key, l.now())
 	late := t.Sub(b.slot)
-	if b.slot.IsZero() || late <= 0 {
+	if b.slot.IsZero() || late < 0 {
 		return
 	}
-	b.tokens -= float64(late) / float64(l.base+b.margin)
-	b.slot = t
+	shift := late
+	if b.delaySeen {
+		shift -= b.delayRef
+	}
+	switch {
+	case !b.delaySeen || late < b.delayRef:
+		b.delayRef = late
+	default:
+		b.delayRef += (late - b.delayRef) / 8
+	}
+	b.delaySeen = true
+	if shift <= 0 {
+		return
+	}
+	b.tokens -= float64(shift) / float64(l.base+b.margin)
+	b.slot = b.slot.Add(shift)
 }
 
 // Hold makes the next free slot of key no earlier than now+d: used when the

@@ -273,3 +273,43 @@ func TestRateLimiterDepartedBeforeLaterSlot(t *testing.T) {
 		t.Fatalf("third slot after %v, want %v", d, want)
 	}
 }
+
+func TestRateLimiterDepartedUsualDelayCancelsOut(t *testing.T) {
+	// Every request leaves 25 ms after its slot (packing, hashing): after
+	// the first, slots stay one interval apart, and so do departures.
+	clk := &fakeClock{now: time.Unix(1000, 0)}
+	l := NewRateLimiter(RateLimiterConfig{Margin: 10 * time.Millisecond, Now: clk.Now, Sleep: clk.Sleep})
+	k := RateKey{Endpoint: "accounts"}
+	var departures []time.Time
+	for range 5 {
+		if _, err := l.Wait(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+		clk.now = clk.now.Add(25 * time.Millisecond)
+		l.Departed(k, clk.Now())
+		departures = append(departures, clk.Now())
+	}
+	if got, want := departures[1].Sub(departures[0]), 1035*time.Millisecond; absDur(got-want) > time.Millisecond {
+		t.Fatalf("second departure %v after the first, want %v (the first delay moves the schedule once)", got, want)
+	}
+	for i := 2; i < len(departures); i++ {
+		if got := departures[i].Sub(departures[i-1]); absDur(got-1010*time.Millisecond) > time.Millisecond {
+			t.Fatalf("departure %d is %v after the one before, want the 1.01 s interval: a usual delay must not add up", i, got)
+		}
+	}
+	// One request leaves 300 ms late: the next one moves by the 275 ms
+	// more than usual.
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	clk.now = clk.now.Add(300 * time.Millisecond)
+	late := clk.Now()
+	l.Departed(k, late)
+	if _, err := l.Wait(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	clk.now = clk.now.Add(25 * time.Millisecond)
+	if got := clk.Now().Sub(late); absDur(got-1010*time.Millisecond) > time.Millisecond {
+		t.Fatalf("request after the late one leaves %v after it, want 1.01s", got)
+	}
+}
