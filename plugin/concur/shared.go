@@ -36,7 +36,7 @@ const sharedSweepEvery = time.Minute
 //   - which companies' credentials are currently refused, for the log and
 //     the concur_auth_failed gauge;
 //   - one HTTP transport, whose pool keeps a connection per concurrent
-//     sender (see sharedTransport).
+//     sender (see sharedMaxIdlePerHost).
 //
 // Maps keyed by company ids (which come from messages) drop entries idle
 // for sharedIdle.
