@@ -45,6 +45,8 @@ import (
 // KAFKA_BENCH_RECORDS sets the backlog (default 300000);
 // KAFKA_BENCH_PARTITIONS the topic's partitions (default 6; records are keyed
 // by company, so 3 companies use 1 to 3 of them, by their random ids);
+// KAFKA_BENCH_KEY=object keys them by company and object instead, the
+// company in the company_id header;
 // KAFKA_BENCH_SCALE=n runs Concur n times slower: one write per n seconds
 // per endpoint (sandbox.WithWriteInterval), the pipeline's
 // CONCUR_RATE_LIMIT at 1/n and the processing time n times longer, so that
@@ -108,7 +110,22 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	changes := harness.Generate(uint64(records), cos, records)
-	if err := harness.Produce(ctx, brokers, topic, changes); err != nil {
+	byObject := os.Getenv("KAFKA_BENCH_KEY") == "object"
+	if byObject {
+		// Keyed by company and object, the company in the company_id
+		// header: each object's records have a partition of their own.
+		recs := make([]*kgo.Record, len(changes))
+		for i, c := range changes {
+			r := harness.Record(topic, c)
+			r.Key = []byte(c.CompanyID + "/" + c.Object)
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: "company_id", Value: []byte(c.CompanyID)})
+			recs[i] = r
+		}
+		err = harness.Produce(ctx, brokers, topic, nil, recs...)
+	} else {
+		err = harness.Produce(ctx, brokers, topic, changes)
+	}
+	if err != nil {
 		b.Fatal(err)
 	}
 	// Every company's refresh token in the store, as `concurflow auth
@@ -205,7 +222,7 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	var lastReq time.Time
 	// Per object: the data's mix decides which endpoint is the bottleneck
 	// (see benchObjectStats).
-	byObject := map[sandbox.Object]*benchObjectStats{}
+	objStats := map[sandbox.Object]*benchObjectStats{}
 	for _, co := range cos {
 		rs, err := sb.Requests(co.ID, co.ERPID)
 		if err != nil {
@@ -242,16 +259,16 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 			}
 		}
 		for obj, s := range spans {
-			st := byObject[obj]
+			st := objStats[obj]
 			if st == nil {
 				st = &benchObjectStats{}
-				byObject[obj] = st
+				objStats[obj] = st
 			}
 			st.add(rs, obj, s.first, s.last, scale)
 		}
 	}
 	for _, obj := range []sandbox.Object{sandbox.ObjectAccount, sandbox.ObjectVendor, sandbox.ObjectList} {
-		if st := byObject[obj]; st != nil {
+		if st := objStats[obj]; st != nil {
 			b.Logf("%-8s %s", obj, st)
 		}
 	}
@@ -270,10 +287,16 @@ func benchKafkaToConcur(b *testing.B, records, companies int, delay time.Duratio
 	perPartition := make([]int, partitions)
 	part := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
 	for _, co := range cos {
-		perPartition[part.Partition(&kgo.Record{Key: []byte(co.ID)}, partitions)]++
+		if !byObject {
+			perPartition[part.Partition(&kgo.Record{Key: []byte(co.ID)}, partitions)]++
+			continue
+		}
+		for _, obj := range []string{harness.ObjectAccounts, harness.ObjectVendors, harness.ObjectLists} {
+			perPartition[part.Partition(&kgo.Record{Key: []byte(co.ID + "/" + obj)}, partitions)]++
+		}
 	}
 	if companies <= 10 {
-		b.Logf("companies per partition: %v", perPartition)
+		b.Logf("keys per partition: %v", perPartition)
 	}
 	if scale > 1 {
 		b.Logf("Concur %d times slower: one write per %d s per endpoint, processing %v", scale, scale, delay*time.Duration(scale))

@@ -76,7 +76,14 @@ func TestKafkaToConcur(t *testing.T) {
 		{Key: []byte(co.ID), Value: []byte(`{"id":"OT1","name":"object from objectType","type":"BANK","objectType":"accounts"}`), Headers: erpOnly},
 		{Key: []byte(co.ID), Value: []byte(`{"objectType":"vendors","id":"OT2","name":"header and member","type":"ACCOUNTING","currencyCode":"USD","companyName":"c"}`), Headers: hdr("vendors")},
 	}
+	// Keyed by company and object, the company in a header: each object
+	// can have a partition of its own.
+	good = append(good, &kgo.Record{Key: []byte(co.ID + "/accounts"), Value: []byte(`{"id":"CH1","name":"company from header","type":"BANK"}`),
+		Headers: append(hdr("accounts"), kgo.RecordHeader{Key: "company_id", Value: []byte(co.ID)})})
 	bad = append(bad, badRecord{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"OT3","name":"n","type":"BANK"}`), Headers: erpOnly}, "object"})
+	// An empty company_id header names no company, whatever the key.
+	bad = append(bad, badRecord{&kgo.Record{Key: []byte(co.ID), Value: []byte(`{"id":"CH2","name":"n","type":"BANK"}`),
+		Headers: append(hdr("accounts"), kgo.RecordHeader{Key: "company_id", Value: nil})}, "no company id"})
 	extra := make([]*kgo.Record, 0, len(bad)+len(good))
 	for _, b := range bad {
 		extra = append(extra, b.rec)
@@ -105,6 +112,7 @@ func TestKafkaToConcur(t *testing.T) {
 	admin := harness.Admin{URL: sb.URL()}
 	want := harness.Expected(cos, changes)
 	want[harness.Target{CompanyID: co.ID, ERPID: co.ERPID, Object: harness.ObjectAccounts}]["OT1"] = "object from objectType"
+	want[harness.Target{CompanyID: co.ID, ERPID: co.ERPID, Object: harness.ObjectAccounts}]["CH1"] = "company from header"
 	want[harness.Target{CompanyID: co.ID, ERPID: co.ERPID, Object: harness.ObjectVendors}]["OT2"] = "header and member"
 	harness.WaitFor(ctx, t, "final state", func() error {
 		if err := admin.CheckState(ctx, want); err != nil {

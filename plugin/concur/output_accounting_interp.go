@@ -57,12 +57,19 @@ func (f acctInterp) resolver(batch service.MessageBatch) func(i int) (string, er
 	}
 }
 
-// acctMetaRef is one recognised reference to a metadata key.
-type acctMetaRef struct {
+// acctMetaKey is one metadata key a reference reads.
+type acctMetaKey struct {
 	key string
 	// str: meta("key"), the value as a string, null when missing or empty;
 	// else metadata("key") or @key, the value as stored.
-	str   bool
+	str bool
+}
+
+// acctMetaRef is one recognised reference: keys tried in order (a key
+// followed by .or(other key)…), the first that is not null giving the
+// value, then the .or("…") literal when there is one.
+type acctMetaRef struct {
+	keys  []acctMetaKey
 	hasOr bool
 	or    string // the .or("…") literal, with hasOr
 }
@@ -95,19 +102,21 @@ func (t *acctMetaTemplate) resolve(msg *service.Message) (string, bool) {
 }
 
 func (r *acctMetaRef) resolve(msg *service.Message) (string, bool) {
-	if r.str {
-		// meta(): Bloblang returns null for a missing key and for a value
-		// whose string form is empty; MetaGet stringifies as it does.
-		if s, ok := msg.MetaGet(r.key); ok && s != "" {
-			return s, true
+	for _, k := range r.keys {
+		if k.str {
+			// meta(): Bloblang returns null for a missing key and for a
+			// value whose string form is empty; MetaGet stringifies as
+			// it does.
+			if s, ok := msg.MetaGet(k.key); ok && s != "" {
+				return s, true
+			}
+			continue
 		}
-		return r.null(), true
+		if v, ok := msg.MetaGetMut(k.key); ok && v != nil {
+			return acctBloblString(v)
+		}
 	}
-	v, ok := msg.MetaGetMut(r.key)
-	if !ok || v == nil {
-		return r.null(), true
-	}
-	return acctBloblString(v)
+	return r.null(), true
 }
 
 // null is what the reference gives for a null value: the .or literal, else
@@ -162,8 +171,9 @@ func acctBloblString(v any) (string, bool) {
 }
 
 // parseAcctMetaTemplate recognises raw as one or more interpolations
-// `${! REF }`, REF being metadata("k"), meta("k"), @k or @"k" (k not empty),
-// each optionally followed by .or("literal"), with spaces or tabs around REF.
+// `${! REF }`, REF being KEY, optionally followed by .or(KEY) any number of
+// times and then by .or("literal"), with spaces or tabs around REF; KEY is
+// metadata("k"), meta("k"), @k or @"k" (k not empty).
 // Literal text is accepted only between two interpolations (the ordering_key
 // default joins topic and partition with a slash) and without a "$"; text
 // before the first or after the last is not recognised. nil when raw is
@@ -197,44 +207,71 @@ func parseAcctInterpolation(s string) (acctMetaRef, string, bool) {
 		return ref, "", false
 	}
 	s = strings.TrimLeft(s, " \t")
-	switch {
-	case strings.HasPrefix(s, "metadata("):
-		if ref.key, s, ok = parseAcctCallArg(s[len("metadata"):]); !ok {
+	var k acctMetaKey
+	if k, s, ok = parseAcctKey(s); !ok {
+		return ref, "", false
+	}
+	ref.keys = append(ref.keys, k)
+	for !ref.hasOr {
+		after, found := strings.CutPrefix(s, ".or(")
+		if !found {
+			break
+		}
+		if strings.HasPrefix(after, `"`) {
+			if ref.or, s, ok = parseAcctCallArg(s[len(".or"):]); !ok {
+				return ref, "", false
+			}
+			ref.hasOr = true
+			continue
+		}
+		if k, after, ok = parseAcctKey(after); !ok {
 			return ref, "", false
 		}
-	case strings.HasPrefix(s, "meta("):
-		ref.str = true
-		if ref.key, s, ok = parseAcctCallArg(s[len("meta"):]); !ok {
+		if s, ok = strings.CutPrefix(after, ")"); !ok {
 			return ref, "", false
+		}
+		ref.keys = append(ref.keys, k)
+	}
+	s = strings.TrimLeft(s, " \t")
+	s, ok = strings.CutPrefix(s, "}")
+	return ref, s, ok
+}
+
+// parseAcctKey parses metadata("k"), meta("k"), @k or @"k" (k not empty) at
+// the start of s.
+func parseAcctKey(s string) (acctMetaKey, string, bool) {
+	var k acctMetaKey
+	var ok bool
+	switch {
+	case strings.HasPrefix(s, "metadata("):
+		if k.key, s, ok = parseAcctCallArg(s[len("metadata"):]); !ok {
+			return k, "", false
+		}
+	case strings.HasPrefix(s, "meta("):
+		k.str = true
+		if k.key, s, ok = parseAcctCallArg(s[len("meta"):]); !ok {
+			return k, "", false
 		}
 	case strings.HasPrefix(s, "@"):
 		s = s[1:]
 		if strings.HasPrefix(s, `"`) {
-			if ref.key, s, ok = parseAcctQuoted(s); !ok {
-				return ref, "", false
+			if k.key, s, ok = parseAcctQuoted(s); !ok {
+				return k, "", false
 			}
 		} else {
 			n := 0
 			for n < len(s) && acctIdentChar(s[n]) {
 				n++
 			}
-			ref.key, s = s[:n], s[n:]
+			k.key, s = s[:n], s[n:]
 		}
 	default:
-		return ref, "", false
+		return k, "", false
 	}
-	if ref.key == "" {
-		return ref, "", false // the whole metadata object
+	if k.key == "" {
+		return k, "", false // the whole metadata object
 	}
-	if after, found := strings.CutPrefix(s, ".or"); found {
-		if ref.or, s, ok = parseAcctCallArg(after); !ok {
-			return ref, "", false
-		}
-		ref.hasOr = true
-	}
-	s = strings.TrimLeft(s, " \t")
-	s, ok = strings.CutPrefix(s, "}")
-	return ref, s, ok
+	return k, s, true
 }
 
 // parseAcctCallArg parses `("literal")` at the start of s.

@@ -87,6 +87,14 @@ func TestAcctInterpFastMatchesBenthos(t *testing.T) {
 		`${! meta("k") } - ${! @"j" } }{ ${! metadata("k").or("none") }`,
 		`${! metadata("missing").or("") }`,
 		`${! meta("missing") }`,
+		// Chains: the first key that is not null wins.
+		`${! metadata("missing").or(metadata("k")) }`,
+		`${! metadata("k").or(metadata("j")) }`,
+		`${! meta("k").or(@j).or("z") }`,
+		`${! @missing.or(@"k").or("") }`,
+		`${! metadata("missing").or(meta("missing2")).or(@k) }`,
+		`${! metadata("missing").or(meta("missing2")) }`,
+		`${! metadata("company_id").or(metadata("k")) }/${! metadata("j") }`,
 	)
 	batch, names := acctInterpMessages()
 	fallbacks := 0
@@ -152,8 +160,12 @@ func TestAcctInterpNotRecognised(t *testing.T) {
 		`${! json("id") }`,
 		`${! metadata("a").uppercase() }`,
 		`${! metadata("a").or("x").uppercase() }`,
-		`${! metadata("a").or(metadata("b")) }`,
 		`${! metadata("a").or(5) }`,
+		`${! metadata("a").or("x").or(metadata("b")) }`,
+		`${! metadata("a").or(metadata("b").uppercase()) }`,
+		`${! metadata("a").or(metadata("b") ) }`,
+		`${! metadata("a").or(json("b")) }`,
+		`${! metadata("a").or(@) }`,
 		`${! metadata("a") | "x" }`,
 		`${! metadata() }`,
 		`${! meta() }`,
