@@ -285,13 +285,8 @@ HTTP status or "error"), `+"`concur_accounting_bytes_sent`"+`,
 				Example(`${! metadata("line") }`).
 				Advanced(),
 			acctValidateFieldSpec(),
-			service.NewIntField(acctFieldMaxRetries).
-				Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
-				Default(10).
-				Example(3).
-				Advanced(),
-			service.NewBackOffField(acctFieldBackoff, false, nil).
-				Advanced(),
+			acctMaxRetriesFieldSpec(),
+			acctBackoffFieldSpec(),
 		).
 		Example("Full account sync from an NDJSON export", "Replaces the accounts cached in Concur with the file's, one record per line.", `
 input:
@@ -750,6 +745,20 @@ func (o *accountingOutput) prepareGroup(batch service.MessageBatch, g *acctGroup
 		items = append(items, &acctItem{id: id, rec: rec, pos: pos, owners: []acctOwner{{i: i}}})
 	}
 	return items
+}
+
+// acctMaxRetriesFieldSpec and acctBackoffFieldSpec are the retry fields
+// of concur_accounting and concur_list_items, read by acctRetryFromParsed.
+func acctMaxRetriesFieldSpec() *service.ConfigField {
+	return service.NewIntField(acctFieldMaxRetries).
+		Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
+		Default(10).
+		Example(3).
+		Advanced()
+}
+
+func acctBackoffFieldSpec() *service.ConfigField {
+	return service.NewBackOffField(acctFieldBackoff, false, nil).Advanced()
 }
 
 // acctMethod names the request kind used for logs and to pick the call.

@@ -169,13 +169,8 @@ auth metrics.
 			service.NewBatchPolicyField(liFieldBatching).
 				Description("Batching policy. The default fills bulk requests: flush at 250 items or after one second.").
 				Default(map[string]any{"count": concurapi.MaxBulkListItems, "byte_size": 0, "period": "1s", "check": "", "processors": []any{}}),
-			service.NewIntField(acctFieldMaxRetries).
-				Description("Retries of one request after rate limits, 5xx answers or connection failures, before its messages fail. 0 means bounded by the back-off's max_elapsed_time only.").
-				Default(10).
-				Example(3).
-				Advanced(),
-			service.NewBackOffField(acctFieldBackoff, false, nil).
-				Advanced(),
+			acctMaxRetriesFieldSpec(),
+			acctBackoffFieldSpec(),
 		).
 		Example("Items of mapped ERP lists from Kafka", "Each Kafka record is one ERP list item; items of lists no administrator mapped are skipped.", `
 input:
